@@ -1,0 +1,235 @@
+import { ConfigError } from '../errors.ts';
+import type { ProxyRequest } from './request.ts';
+import type { Route } from './route.ts';
+
+/** One `set-param` rule: a param name and a value template with `%[...]` placeholders. */
+export interface SetParam {
+  name: string;
+  value: string;
+}
+
+export interface ParamsOptions {
+  /** Document root as php-fpm sees it, without trailing slash (`/` stays `/`). */
+  docroot: string;
+  serverSoftware: string;
+  setParams: readonly SetParam[];
+  /** Hidden-by-default headers to pass anyway (lowercase). */
+  passHeaders: readonly string[];
+  /** Extra headers never to pass (lowercase). */
+  hideHeaders: readonly string[];
+}
+
+/**
+ * Headers never passed as HTTP_*: hop-by-hop ones (RFC 9110 §7.6.1), `Proxy` (httpoxy: PHP code reads
+ * HTTP_PROXY as a proxy setting), and Content-Type/-Length, which go as CONTENT_TYPE/CONTENT_LENGTH only.
+ */
+const HIDDEN = ['connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'trailers', 'transfer-encoding', 'upgrade', 'http2-settings'];
+/** Not even `passHeaders` brings these back. */
+const NEVER = ['proxy', 'content-type', 'content-length'];
+
+/** Params a client must never set through configuration built from request data. */
+const INI_PARAMS = new Set(['PHP_VALUE', 'PHP_ADMIN_VALUE']);
+
+type Part = string | ((req: ProxyRequest) => string);
+
+interface CompiledParam {
+  name: string;
+  parts: Part[];
+}
+
+const NAME_RE = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const PLACEHOLDER_RE = /%\[([a-z_.]+)(?:\(([^)]*)\))?\]/g;
+
+/**
+ * Builds the CGI/1.1 params (RFC 3875 §4.1, plus what PHP applications expect from nginx's
+ * `fastcgi_params`) for one request, as the flat `[name, value, ...]` list the FastCGI encoder takes.
+ *
+ * @example
+ *   const builder = new ParamsBuilder({ docroot: '/var/task/public', serverSoftware: 'fpm-bridge/0.1', setParams: [], passHeaders: [], hideHeaders: [] })
+ *   builder.build(request, { kind: 'script', scriptName: '/index.php', pathInfo: '' })
+ */
+export class ParamsBuilder {
+  private readonly hidden: Set<string>;
+  private readonly rules: CompiledParam[];
+  /** Header name → HTTP_* name, or '' when the header is not passed. Bounded; names repeat a lot. */
+  private readonly names = new Map<string, string>();
+
+  constructor(readonly options: ParamsOptions) {
+    this.hidden = new Set([...HIDDEN, ...options.hideHeaders.map((h) => h.toLowerCase())]);
+    for (const h of options.passHeaders) this.hidden.delete(h.toLowerCase());
+    for (const h of NEVER) this.hidden.add(h);
+    this.rules = options.setParams.map(compileSetParam);
+  }
+
+  build(req: ProxyRequest, route: Extract<Route, { kind: 'script' }>): string[] {
+    const docroot = this.options.docroot === '/' ? '' : this.options.docroot;
+    const { scriptName, pathInfo } = route;
+    const p: string[] = [
+      'GATEWAY_INTERFACE', 'CGI/1.1',
+      'SERVER_SOFTWARE', this.options.serverSoftware,
+      'REQUEST_METHOD', req.method,
+      'REQUEST_URI', req.uri,
+      'QUERY_STRING', req.query,
+      'DOCUMENT_ROOT', docroot === '' ? '/' : docroot,
+      'DOCUMENT_URI', scriptName + pathInfo,
+      'SCRIPT_NAME', scriptName,
+      'SCRIPT_FILENAME', docroot + scriptName,
+      'SERVER_PROTOCOL', req.protocol,
+      'REQUEST_SCHEME', req.https ? 'https' : 'http',
+      'SERVER_ADDR', req.serverAddress,
+      'SERVER_PORT', String(req.serverPort),
+      'REMOTE_ADDR', req.remoteAddress,
+      'REMOTE_PORT', String(req.remotePort),
+      // php-cgi's force-redirect check wants it; php-fpm ignores it. nginx and Caddy send it too.
+      'REDIRECT_STATUS', '200',
+    ];
+    if (pathInfo !== '') p.push('PATH_INFO', pathInfo, 'PATH_TRANSLATED', docroot + pathInfo);
+    if (req.https) p.push('HTTPS', 'on');
+    if (req.contentLength !== null) p.push('CONTENT_LENGTH', String(req.contentLength));
+
+    const headers = req.headers;
+    const firstHeader = p.length;
+    let host: string | null = null;
+    for (let i = 0; i < headers.length; i += 2) {
+      const raw = headers[i]!;
+      const value = headers[i + 1]!;
+      let name = this.names.get(raw);
+      if (name === undefined) {
+        name = this.cgiName(raw);
+        if (this.names.size < 2048) this.names.set(raw, name);
+      }
+      if (name === '') {
+        if (raw.length === 12 && raw.toLowerCase() === 'content-type') {
+          appendOrJoin(p, firstHeader, 'CONTENT_TYPE', value, ', ');
+        }
+        continue;
+      }
+      if (name === 'HTTP_HOST') host ??= value;
+      else if (name === 'HTTP_AUTHORIZATION') basicAuth(p, value);
+      appendOrJoin(p, firstHeader, name, value, name === 'HTTP_COOKIE' ? '; ' : ', ');
+    }
+    p.push('SERVER_NAME', host === null ? req.serverAddress : hostName(host));
+    if (req.extraParams !== undefined) for (const x of req.extraParams) p.push(x);
+    for (const rule of this.rules) {
+      let value = '';
+      for (const part of rule.parts) value += typeof part === 'string' ? part : part(req);
+      // HAProxy: a rule whose value comes out empty is ignored and the default stays.
+      if (value !== '') setParam(p, rule.name, value);
+    }
+    return p;
+  }
+
+  private cgiName(raw: string): string {
+    const lower = raw.toLowerCase();
+    if (this.hidden.has(lower)) return '';
+    // Only [A-Za-z0-9-]: `X_Foo` would collide with `X-Foo` as HTTP_X_FOO, and PHP folds `.` and ` ` to `_`
+    // too (Caddy GHSA-49wc-4hcv-v58q); such headers are dropped, HAProxy's and nginx's default.
+    for (let i = 0; i < raw.length; i++) {
+      const c = raw.charCodeAt(i);
+      const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
+      if (!ok) return '';
+    }
+    return `HTTP_${raw.toUpperCase().replaceAll('-', '_')}`;
+  }
+}
+
+/** Repeated headers become one param: php-fpm keeps only the last of a repeated name. */
+function appendOrJoin(p: string[], from: number, name: string, value: string, sep: string): void {
+  for (let i = from; i < p.length; i += 2) {
+    if (p[i] === name) {
+      p[i + 1] += sep + value;
+      return;
+    }
+  }
+  p.push(name, value);
+}
+
+function setParam(p: string[], name: string, value: string): void {
+  for (let i = 0; i < p.length; i += 2) {
+    if (p[i] === name) {
+      p[i + 1] = value;
+      return;
+    }
+  }
+  p.push(name, value);
+}
+
+function basicAuth(p: string[], value: string): void {
+  if (value.length < 7 || value.slice(0, 6).toLowerCase() !== 'basic ') return;
+  const decoded = Buffer.from(value.slice(6).trim(), 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return;
+  setParam(p, 'AUTH_TYPE', 'Basic');
+  setParam(p, 'REMOTE_USER', decoded.slice(0, colon));
+}
+
+/** Host header without its port; `[::1]:8080` → `[::1]`. */
+export function hostName(host: string): string {
+  if (host.startsWith('[')) {
+    const end = host.indexOf(']');
+    return end > 0 ? host.slice(0, end + 1) : host;
+  }
+  const colon = host.indexOf(':');
+  return colon < 0 ? host : host.slice(0, colon);
+}
+
+/**
+ * Compiles a `setParams` rule. Placeholders, after HAProxy's sample fetches: `%[req.hdr(Name)]`, `%[src]`,
+ * `%[src_port]`, `%[method]`, `%[path]`, `%[query]`, `%[url]`.
+ */
+export function compileSetParam(rule: SetParam): CompiledParam {
+  const { name, value } = rule;
+  if (!NAME_RE.test(name)) {
+    throw new ConfigError(`invalid "setParams" name "${name}" — expected letters, digits and "_", e.g. APP_ENV`);
+  }
+  if (name === 'REQUEST_BODY_FILE') {
+    throw new ConfigError(`"setParams" may not set REQUEST_BODY_FILE: it makes php-fpm read the body from any file`);
+  }
+  const parts: Part[] = [];
+  let last = 0;
+  for (const m of value.matchAll(PLACEHOLDER_RE)) {
+    if (m.index > last) parts.push(value.slice(last, m.index));
+    parts.push(placeholder(m[1]!, m[2], name));
+    last = m.index + m[0].length;
+  }
+  if (last < value.length) parts.push(value.slice(last));
+  if (INI_PARAMS.has(name) && parts.some((x) => typeof x !== 'string')) {
+    throw new ConfigError(
+      `"setParams" ${name} may not use placeholders: request data in it would let clients change php.ini settings`,
+    );
+  }
+  return { name, parts };
+}
+
+function placeholder(fetch: string, arg: string | undefined, param: string): (req: ProxyRequest) => string {
+  switch (fetch) {
+    case 'req.hdr': {
+      if (arg === undefined || arg === '') break;
+      const wanted = arg.toLowerCase();
+      return (req) => {
+        const h = req.headers;
+        for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() === wanted) return stripControls(h[i + 1]!);
+        return '';
+      };
+    }
+    case 'src':
+      return (req) => req.remoteAddress;
+    case 'src_port':
+      return (req) => String(req.remotePort);
+    case 'method':
+      return (req) => req.method;
+    case 'path':
+      return (req) => req.path;
+    case 'query':
+      return (req) => req.query;
+    case 'url':
+      return (req) => req.uri;
+  }
+  throw new ConfigError(
+    `unknown placeholder "%[${fetch}${arg === undefined ? '' : `(${arg})`}]" in "setParams" ${param} — use req.hdr(Name), src, src_port, method, path, query or url`,
+  );
+}
+
+function stripControls(s: string): string {
+  return /[\x00-\x1f\x7f]/.test(s) ? s.replace(/[\x00-\x1f\x7f]/g, '') : s;
+}

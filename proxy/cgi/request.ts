@@ -1,0 +1,28 @@
+/**
+ * The neutral request both fronts build — the Lambda handler from an event, the standalone server from
+ * `node:http` — and the core turns into CGI params. Raw values stay raw: `uri` and `query` are passed to PHP
+ * byte for byte as REQUEST_URI and QUERY_STRING; only `path` is decoded, to find the script.
+ */
+export interface ProxyRequest {
+  method: string;
+  /** Request target as received, path and query, undecoded: REQUEST_URI. */
+  uri: string;
+  /** Path part of the target, still percent-encoded. */
+  path: string;
+  /** Query after `?`, undecoded, '' when absent. */
+  query: string;
+  /** Flat `[name, value, ...]` request headers, as `IncomingMessage.rawHeaders` has them. */
+  headers: readonly string[];
+  /** `HTTP/1.1`, `HTTP/2.0`, ... */
+  protocol: string;
+  /** The client used TLS (directly or at a trusted edge such as API Gateway). */
+  https: boolean;
+  remoteAddress: string;
+  remotePort: number;
+  serverAddress: string;
+  serverPort: number;
+  /** Body length in bytes, or null when the request has no body. */
+  contentLength: number | null;
+  /** Params a front adds (Lambda context), after the defaults and before `setParams`. */
+  extraParams?: readonly string[];
+}

@@ -1,0 +1,154 @@
+import { STATUS_CODES } from 'node:http';
+import { BadResponseError } from '../errors.ts';
+
+/** The CGI response head (RFC 3875 §6) as a front needs it. */
+export interface CgiHead {
+  status: number;
+  statusText: string;
+  /** Flat `[name, value, ...]` in arrival order; repeated names (Set-Cookie) stay separate entries. */
+  headers: string[];
+}
+
+export const DEFAULT_MAX_HEADER_SIZE = 64 * 1024;
+
+const LF = 0x0a;
+const CR = 0x0d;
+// RFC 9110 token characters, for header names.
+const TOKEN = new Uint8Array(128);
+for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
+  TOKEN[c.charCodeAt(0)] = 1;
+}
+
+/**
+ * Incremental parser for the header block php-fpm writes at the start of STDOUT. The block may arrive
+ * split across any number of STDOUT records (PHP splits headers over 8 KiB, h2o#958), with CRLF or bare LF
+ * line ends. `Status:` sets the code (and is removed), `Location:` without `Status:` means 302 whatever
+ * the order (HAProxy ca79ed5ee), repeated headers are kept apart.
+ *
+ * @example
+ *   const p = new CgiHeadParser()
+ *   const rest = p.push(Buffer.from('Status: 404 Not Found\r\nContent-Type: text/plain\r\n\r\nnope'))
+ *   // p.head → { status: 404, statusText: 'Not Found', headers: ['Content-Type', 'text/plain'] }; rest → 'nope'
+ */
+export class CgiHeadParser {
+  head: CgiHead | null = null;
+  private pending: Buffer | null = null;
+
+  constructor(private readonly maxSize = DEFAULT_MAX_HEADER_SIZE) {}
+
+  /**
+   * Feeds STDOUT bytes. Returns null while the head is incomplete; once complete, the body bytes that
+   * followed it in this chunk (possibly empty). Throws {@link BadResponseError} on a malformed or oversized head.
+   */
+  push(chunk: Buffer): Buffer | null {
+    let data = chunk;
+    let searchFrom = 0;
+    if (this.pending !== null) {
+      // Resume the search a little before the join so a terminator split across chunks is found.
+      searchFrom = Math.max(0, this.pending.length - 2);
+      data = Buffer.concat([this.pending, chunk]);
+      this.pending = null;
+    }
+    const end = findHeadEnd(data, searchFrom);
+    if (end < 0) {
+      if (data.length > this.maxSize) throw tooLarge(this.maxSize);
+      this.pending = data;
+      return null;
+    }
+    if (end > this.maxSize) throw tooLarge(this.maxSize);
+    this.head = parseHead(data, end);
+    return data.subarray(end);
+  }
+
+  /** Bytes received that did not make a complete head (for the "ended before headers" error). */
+  get buffered(): number {
+    return this.pending?.length ?? 0;
+  }
+}
+
+function tooLarge(max: number): BadResponseError {
+  return new BadResponseError(
+    `PHP sent more than ${max} bytes of response headers without ending them — raise "maxResponseHeaderSize" or send fewer headers`,
+  );
+}
+
+/** Offset just past the empty line that ends the head (`\n\n` or `\n\r\n`), or -1. */
+function findHeadEnd(buf: Buffer, from: number): number {
+  // No header lines at all: the block is just the empty line.
+  if (buf[0] === LF) return 1;
+  if (buf[0] === CR && buf[1] === LF) return 2;
+  let i = buf.indexOf(LF, from);
+  while (i >= 0) {
+    const next = buf[i + 1];
+    if (next === LF) return i + 2;
+    if (next === CR && buf[i + 2] === LF) return i + 3;
+    if (next === undefined || (next === CR && i + 2 >= buf.length)) return -1;
+    i = buf.indexOf(LF, i + 1);
+  }
+  return -1;
+}
+
+function parseHead(buf: Buffer, end: number): CgiHead {
+  const headers: string[] = [];
+  let status = 0;
+  let statusText = '';
+  let location = false;
+  let pos = 0;
+  // A body that starts at once (end is just the empty line) has no header lines at all.
+  const stop = end - (buf[end - 2] === CR ? 2 : 1);
+  while (pos < stop) {
+    let eol = buf.indexOf(LF, pos);
+    if (eol < 0 || eol > stop) eol = stop;
+    const lineEnd = eol > pos && buf[eol - 1] === CR ? eol - 1 : eol;
+    const first = buf[pos];
+    if (first === 0x20 || first === 0x09) {
+      throw new BadResponseError('PHP sent a folded (obs-fold) response header line; headers must fit on one line');
+    }
+    let colon = pos;
+    while (colon < lineEnd && TOKEN[buf[colon]!] === 1) colon++;
+    if (colon === pos || colon >= lineEnd || buf[colon] !== 0x3a) {
+      throw new BadResponseError(
+        `PHP sent a malformed response header line "${printable(buf.toString('latin1', pos, Math.min(lineEnd, pos + 80)))}" (expected "Name: value")`,
+      );
+    }
+    const name = buf.toString('latin1', pos, colon);
+    let vs = colon + 1;
+    let ve = lineEnd;
+    while (vs < ve && (buf[vs] === 0x20 || buf[vs] === 0x09)) vs++;
+    while (ve > vs && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
+    pos = eol + 1;
+    if (hasControl(buf, vs, ve)) continue; // a CR or NUL inside a value would split or corrupt the header
+    const value = buf.toString('latin1', vs, ve);
+    if (name.length === 6 && name.toLowerCase() === 'status') {
+      const m = /^([1-9]\d\d)(?:[ \t]+(.*))?$/.exec(value);
+      if (m === null) {
+        throw new BadResponseError(`PHP sent an invalid "Status: ${printable(value.slice(0, 40))}" header (expected a 3-digit code)`);
+      }
+      status = Number(m[1]);
+      statusText = m[2] ?? '';
+      continue;
+    }
+    if (name.length === 17 && name.toLowerCase() === 'transfer-encoding') {
+      throw new BadResponseError(
+        `PHP set "Transfer-Encoding: ${printable(value.slice(0, 40))}"; the front frames the body itself — remove that header() call`,
+      );
+    }
+    if (name.length === 8 && name.toLowerCase() === 'location') location = true;
+    headers.push(name, value);
+  }
+  if (status === 0) status = location ? 302 : 200;
+  if (statusText === '') statusText = STATUS_CODES[status] ?? '';
+  return { status, statusText, headers };
+}
+
+function hasControl(buf: Buffer, from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const c = buf[i]!;
+    if (c === CR || c === 0 || c === LF) return true;
+  }
+  return false;
+}
+
+function printable(s: string): string {
+  return s.replace(/[\x00-\x1f\x7f]/g, '.');
+}

@@ -1,0 +1,159 @@
+/**
+ * Every failure fpm-bridge reports is an {@link FpmBridgeError} with a stable `code` (documented in the
+ * README) and the HTTP status a front answers with. Messages name the input, echo the bad value and say
+ * the fix; the fronts log `cause` and never send a stack to a client.
+ *
+ * @example
+ *   try { await proxy.handle(req) } catch (err) {
+ *     if (err instanceof FpmBridgeError) reply(err.statusCode, err.code)
+ *   }
+ */
+export class FpmBridgeError extends Error {
+  /** Stable identifier, `FPM_BRIDGE_ERR_*`. */
+  readonly code: string;
+  /** Status a front answers with when this error ends a request. */
+  readonly statusCode: number;
+
+  constructor(code: string, statusCode: number, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.code = code;
+    this.statusCode = statusCode;
+    this.name = new.target.name;
+  }
+}
+
+/** A setting in the config file, environment or command line is invalid. */
+export class ConfigError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_CONFIG', 500, message, options);
+  }
+}
+
+/** No php-fpm binary where we looked. */
+export class PhpFpmNotFoundError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_PHP_FPM_NOT_FOUND', 502, message);
+  }
+}
+
+/** The spawned php-fpm exited or did not open its socket in time. */
+export class PhpFpmStartError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_PHP_FPM_START', 502, message, options);
+  }
+}
+
+/** The FastCGI server could not be reached (refused, missing socket, connect timeout). */
+export class ConnectError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_CONNECT', 502, message, options);
+  }
+}
+
+/** The FastCGI connection closed or broke before END_REQUEST (worker killed, crash, reset). */
+export class UpstreamClosedError extends FpmBridgeError {
+  /** True when not one byte of the response arrived: the request may be retried if it is safe to. */
+  readonly beforeResponse: boolean;
+  constructor(message: string, beforeResponse: boolean, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_UPSTREAM_CLOSED', 502, message, options);
+    this.beforeResponse = beforeResponse;
+  }
+}
+
+/** The FastCGI server sent bytes that are not valid FastCGI 1.0 records. */
+export class ProtocolError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_PROTOCOL', 502, message);
+  }
+}
+
+/** END_REQUEST with FCGI_OVERLOADED: the application refused the request. */
+export class OverloadedError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_OVERLOADED', 503, message);
+  }
+}
+
+/** END_REQUEST with FCGI_CANT_MPX_CONN: the server will not multiplex; retried on a fresh connection. */
+export class CantMultiplexError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_CANT_MPX_CONN', 502, message);
+  }
+}
+
+/** END_REQUEST with FCGI_UNKNOWN_ROLE: the server is not a FastCGI responder. */
+export class UnknownRoleError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_UNKNOWN_ROLE', 502, message);
+  }
+}
+
+/** The CGI header block php-fpm sent is malformed or too large. */
+export class BadResponseError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_BAD_RESPONSE', 502, message);
+  }
+}
+
+/** The request ran longer than the configured timeout; its connection (and worker) were released. */
+export class TimeoutError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_TIMEOUT', 504, message);
+  }
+}
+
+/** All connections are busy and the wait queue is full or the wait took too long. */
+export class QueueFullError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_QUEUE', 503, message);
+  }
+}
+
+/** The caller aborted the request (client gone); nothing is sent back. */
+export class AbortedError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_ABORTED', 499, message, options);
+  }
+}
+
+/** The client pool was closed while the request waited or ran. */
+export class ClientClosedError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_CLOSED', 503, message);
+  }
+}
+
+/** The request is malformed (CR, LF or NUL in the path, bad percent-encoding, bad header). */
+export class BadRequestError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_BAD_REQUEST', 400, message);
+  }
+}
+
+/** The path names nothing this proxy will serve or run (outside docroot, not a script, no front controller). */
+export class NotFoundError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_NOT_FOUND', 404, message);
+  }
+}
+
+/** The params (mostly headers) cannot be encoded: one header is larger than a FastCGI record can carry. */
+export class HeadersTooLargeError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_HEADERS_TOO_LARGE', 431, message);
+  }
+}
+
+/** The request body is larger than the configured limit. */
+export class BodyTooLargeError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_BODY_TOO_LARGE', 413, message);
+  }
+}
+
+/** The request body ended before the announced Content-Length, or its source failed. */
+export class BodyError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_BODY', 400, message, options);
+  }
+}

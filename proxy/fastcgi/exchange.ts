@@ -1,0 +1,109 @@
+import type { Readable } from 'node:stream';
+import { AbortedError, type FpmBridgeError, TimeoutError } from '../errors.ts';
+import type { Connection } from './connection.ts';
+
+/** One FastCGI request as the client sends it. */
+export interface FcgiRequest {
+  /** Flat `[name, value, ...]` list, already deduplicated (php-fpm keeps the last of a repeated name). */
+  params: readonly string[];
+  /**
+   * The body: a Buffer, or a Readable that must yield exactly `contentLength` bytes (php-fpm reads exactly
+   * CONTENT_LENGTH bytes; a short body would leave a worker waiting), or null for none.
+   */
+  body: Buffer | Readable | null;
+  /** Length of a Readable body; ignored for a Buffer. */
+  contentLength?: number;
+  /** Total time allowed from dispatch to END_REQUEST, in ms; 0 = none. */
+  timeout?: number;
+  /**
+   * The request may be sent again if a reused connection closes before one response byte arrives (php-fpm
+   * closing a kept connection as we write to it). Only set for idempotent methods with a Buffer or no body.
+   */
+  retryable?: boolean;
+}
+
+/** Receives one request's response, record by record (the undici dispatcher handler shape). */
+export interface FcgiHandler {
+  /** STDOUT bytes. Return false to stop reading from the connection until {@link Exchange.resume}. */
+  onStdout(data: Buffer): boolean;
+  /** STDERR bytes (PHP log lines); never mixed into stdout. */
+  onStderr(data: Buffer): void;
+  /** END_REQUEST with FCGI_REQUEST_COMPLETE; `appStatus` is the script's exit status. */
+  onEnd(appStatus: number): void;
+  /** The request failed; no other callback follows. */
+  onError(err: FpmBridgeError): void;
+}
+
+/**
+ * The life of one request: queued, then bound to a connection, then done. Returned by
+ * `Pool.dispatch` so that a front can abort it (client gone) or resume a paused response.
+ */
+export class Exchange {
+  requestId = 0;
+  connection: Connection | null = null;
+  /** Started on a connection that had served requests before (see FcgiRequest.retryable). */
+  reusedConnection = false;
+  /** Any record for this request has arrived. */
+  received = false;
+  /** The whole body (and the empty STDIN record) has been written. */
+  bodySent = false;
+  done = false;
+  retried = false;
+  /** Set by the pool while queued: removes it from the queue. */
+  dequeue: (() => void) | null = null;
+  /** Bounds the wait in the pool's queue (PoolOptions.queueTimeout). */
+  queueTimer: NodeJS.Timeout | null = null;
+  timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    readonly request: FcgiRequest,
+    readonly handler: FcgiHandler,
+  ) {
+    const timeout = request.timeout ?? 0;
+    if (timeout > 0) {
+      // Deadline for the whole request: queue wait, php-fpm run time and the response.
+      this.timer = setTimeout(onTimeout, timeout, this, timeout);
+    }
+  }
+
+  /** Ends the request with `err` (default: aborted by the caller) and frees its connection slot. */
+  abort(err: FpmBridgeError = new AbortedError('request aborted by the client')): void {
+    if (this.done) return;
+    if (this.dequeue !== null) {
+      this.dequeue();
+      this.dequeue = null;
+    }
+    const conn = this.connection;
+    // php-fpm ignores FCGI_ABORT_REQUEST: closing the socket is the only way to stop it listening to us.
+    if (conn !== null) conn.destroy(err, this);
+    else this.fail(err);
+  }
+
+  /** Continues reading a response whose handler returned false from onStdout. */
+  resume(): void {
+    this.connection?.resumeReading();
+  }
+
+  fail(err: FpmBridgeError): void {
+    if (this.done) return;
+    this.finish();
+    this.handler.onError(err);
+  }
+
+  finish(): void {
+    this.done = true;
+    if (this.timer !== null) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+  }
+}
+
+function onTimeout(exchange: Exchange, timeout: number): void {
+  exchange.timer = null;
+  exchange.abort(
+    new TimeoutError(
+      `php-fpm did not finish the request within ${timeout} ms — raise "timeout" or make the script faster`,
+    ),
+  );
+}

@@ -1,0 +1,49 @@
+export interface FpmConfOptions {
+  /** Unix socket php-fpm listens on. */
+  socket: string;
+  /** Where php-fpm writes its pid. */
+  pidFile: string;
+  /** Where the master writes its log and the workers' stderr (a FIFO we read, or a file). */
+  errorLog: string;
+  /** Static worker count: also the connection limit of the pool in front of it. */
+  workers: number;
+  /** Seconds after which php-fpm kills a worker still running a request; 0 = never. */
+  requestTerminateTimeout: number;
+  /** File endings php-fpm agrees to run (security.limit_extensions). */
+  scriptExtensions: readonly string[];
+}
+
+/**
+ * The php-fpm configuration fpm-bridge writes when it spawns php-fpm. Each line's reason is beside it,
+ * as in Bref's layer config.
+ */
+export function renderFpmConf(o: FpmConfOptions): string {
+  return `; Written by fpm-bridge for the php-fpm it supervises; regenerated at every start.
+[global]
+pid = ${o.pidFile}
+; A FIFO fpm-bridge reads, so master and worker lines reach our log (a pipe from spawn() is a Unix socket,
+; which php-fpm cannot open as /proc/self/fd/2).
+error_log = ${o.errorLog}
+; fpm-bridge is the supervisor: php-fpm stays in the foreground as its child.
+daemonize = no
+; Long PHP log lines (stack traces) are kept whole rather than cut at the 1024-byte default.
+log_limit = 16384
+
+[app]
+; Private socket in a directory only we can enter: no other user can talk to these workers.
+listen = ${o.socket}
+listen.mode = 0600
+; A fixed number of workers: fpm-bridge opens exactly that many connections and queues the rest itself.
+pm = static
+pm.max_children = ${o.workers}
+; Environment variables of fpm-bridge reach PHP (getenv), as on Lambda and in containers.
+clear_env = no
+; Worker stderr (error_log() to stderr, php://stderr) is sent to the master and on to our log, undecorated.
+catch_workers_output = yes
+decorate_workers_output = no
+; A stuck script is killed so its worker comes back (fpm-bridge answers 504 before this fires).
+request_terminate_timeout = ${o.requestTerminateTimeout}
+; Only these file endings run as PHP, whatever path a request names.
+security.limit_extensions = ${o.scriptExtensions.join(' ')}
+`;
+}

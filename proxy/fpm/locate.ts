@@ -1,0 +1,58 @@
+import { accessSync, constants, readdirSync } from 'node:fs';
+import { delimiter, join } from 'node:path';
+import { PhpFpmNotFoundError } from '../errors.ts';
+
+const NAMES = /^php-fpm(\d+(?:\.\d+)?)?$/;
+
+function executable(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `php-fpm8.2` sorts after `php-fpm8.1` and before `php-fpm` (unversioned names come last). */
+function newestFirst(a: string, b: string): number {
+  const va = NAMES.exec(a)?.[1];
+  const vb = NAMES.exec(b)?.[1];
+  if (va === undefined) return 1;
+  if (vb === undefined) return -1;
+  return Number(vb) - Number(va);
+}
+
+function findIn(dir: string): string | null {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return null;
+  }
+  const found = entries.filter((e) => NAMES.test(e)).sort(newestFirst);
+  for (const name of found) if (executable(join(dir, name))) return join(dir, name);
+  return null;
+}
+
+/**
+ * Finds the php-fpm binary to spawn: `explicit` (config `phpFpmBinary` or `FPM_BRIDGE_PHP_FPM`), then
+ * `php-fpm*` on PATH, then `/usr/sbin/php-fpm*` (Debian puts it there, outside a user's PATH), then the
+ * Lambda layer's `/opt/bin/php-fpm`. Throws a one-line {@link PhpFpmNotFoundError} naming the fix.
+ */
+export function locatePhpFpm(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (explicit !== undefined && explicit !== '') {
+    if (executable(explicit)) return explicit;
+    throw new PhpFpmNotFoundError(
+      `php-fpm binary "${explicit}" (from "phpFpmBinary" or FPM_BRIDGE_PHP_FPM) does not exist or is not executable`,
+    );
+  }
+  const dirs = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
+  for (const dir of [...dirs, '/usr/sbin', '/usr/local/sbin']) {
+    const hit = findIn(dir);
+    if (hit !== null) return hit;
+  }
+  if (executable('/opt/bin/php-fpm')) return '/opt/bin/php-fpm';
+  throw new PhpFpmNotFoundError(
+    'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
+  );
+}

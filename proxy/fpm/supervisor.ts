@@ -1,0 +1,225 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, Socket } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PhpFpmStartError } from '../errors.ts';
+import { renderFpmConf } from './fpm-conf.ts';
+
+export interface SupervisorOptions {
+  /** php-fpm binary (see locatePhpFpm). */
+  binary: string;
+  workers: number;
+  /** Seconds before php-fpm kills a stuck worker; 0 = never. */
+  requestTerminateTimeout: number;
+  scriptExtensions: readonly string[];
+  /** Extra php.ini directories, appended to php-fpm's own scan dir. */
+  phpIniDirs: readonly string[];
+  /** ms to wait for the socket after each start. */
+  startTimeout: number;
+  /** Directory for the socket, config and log FIFO (a private one is created inside it). */
+  runDir?: string;
+  /** Lines php-fpm and its workers wrote (master notices, warnings, worker stderr). */
+  onLog?: (line: string) => void;
+  /** Called after php-fpm exited unexpectedly and before it is started again. */
+  onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
+}
+
+const RESTART_MIN_MS = 100;
+const RESTART_MAX_MS = 5000;
+/** A php-fpm that stayed up this long resets the backoff: the next crash is a new incident. */
+const STABLE_MS = 30_000;
+
+/**
+ * Starts php-fpm with a config it writes (private Unix socket, `pm = static`), waits until the socket accepts
+ * connections, restarts it with exponential backoff when it dies, and stops it with us: on `stop()`, and on
+ * our process's exit, the child is terminated and its private directory removed, so no socket is left behind.
+ *
+ * @example
+ *   const fpm = new PhpFpmSupervisor({ binary: locatePhpFpm(), workers: 4, ... })
+ *   await fpm.start()  // fpm.socket is ready
+ */
+export class PhpFpmSupervisor {
+  readonly dir: string;
+  readonly socket: string;
+  /** Times php-fpm was started again after dying. */
+  restarts = 0;
+  private child: ChildProcess | null = null;
+  private stopping = false;
+  private backoff = RESTART_MIN_MS;
+  private startedAt = 0;
+  private restartTimer: NodeJS.Timeout | null = null;
+  private logReader: Socket | null = null;
+  private readonly errorLog: string;
+  private ready: Promise<void> | null = null;
+  private readonly onProcessExit = () => this.killNow();
+
+  constructor(private readonly options: SupervisorOptions) {
+    // A directory of our own (mode 0700): the socket cannot collide with, or be reached by, anyone else's.
+    this.dir = mkdtempSync(join(options.runDir ?? tmpdir(), 'fpm-bridge-'));
+    this.socket = join(this.dir, 'php-fpm.sock');
+    this.errorLog = join(this.dir, 'php-fpm.log');
+    writeFileSync(
+      join(this.dir, 'php-fpm.conf'),
+      renderFpmConf({
+        socket: this.socket,
+        pidFile: join(this.dir, 'php-fpm.pid'),
+        errorLog: this.errorLog,
+        workers: options.workers,
+        requestTerminateTimeout: options.requestTerminateTimeout,
+        scriptExtensions: options.scriptExtensions,
+      }),
+    );
+    this.openLog();
+    process.once('exit', this.onProcessExit);
+  }
+
+  /** The running child's pid, or null between restarts. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  /** Starts php-fpm and resolves once its socket accepts connections. */
+  start(): Promise<void> {
+    this.stopping = false;
+    this.ready = this.launch();
+    return this.ready;
+  }
+
+  /** Resolves when php-fpm is up (after a restart too); rejects if the last start failed. */
+  whenReady(): Promise<void> {
+    return this.ready ?? this.start();
+  }
+
+  /** Terminates php-fpm (and its workers) and removes the private directory. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    const child = this.child;
+    if (child !== null && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      // SIGQUIT: php-fpm's graceful stop; SIGKILL if it has not gone after two seconds.
+      child.kill('SIGQUIT');
+      const timer = setTimeout(() => child.kill('SIGKILL'), 2000);
+      await exited;
+      clearTimeout(timer);
+    }
+    this.child = null;
+    this.logReader?.destroy();
+    process.off('exit', this.onProcessExit);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private launch(): Promise<void> {
+    const o = this.options;
+    const args = ['--nodaemonize', '--fpm-config', join(this.dir, 'php-fpm.conf')];
+    // php-fpm refuses to run as root without this; as root, fpm-bridge's own user is the one PHP runs as.
+    if (process.getuid?.() === 0) args.push('--allow-to-run-as-root');
+    const env = { ...process.env };
+    if (o.phpIniDirs.length > 0) {
+      // A leading ":" keeps php-fpm's compiled-in scan dir and adds ours after it.
+      env.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${o.phpIniDirs.join(':')}`;
+    }
+    const stdout = this.logReader === null ? 'inherit' : 'ignore';
+    const child = spawn(o.binary, args, { env, stdio: ['ignore', stdout, stdout] });
+    this.child = child;
+    this.startedAt = Date.now();
+    const spawnFailed = new Promise<never>((_, reject) => {
+      child.once('error', (err) =>
+        reject(new PhpFpmStartError(`cannot start php-fpm "${o.binary}": ${err.message}`, { cause: err })),
+      );
+      child.once('exit', (code, signal) => {
+        if (this.child === child) this.child = null;
+        reject(
+          new PhpFpmStartError(
+            `php-fpm "${o.binary}" exited during start (${signal ?? `code ${code}`}); its log lines above say why`,
+          ),
+        );
+        if (!this.stopping) this.scheduleRestart(code, signal);
+      });
+    });
+    spawnFailed.catch(() => {});
+    const alive = () => this.child === child && !this.stopping;
+    return Promise.race([waitForSocket(this.socket, o.startTimeout, o.binary, alive), spawnFailed]);
+  }
+
+  private scheduleRestart(code: number | null, signal: NodeJS.Signals | null): void {
+    this.options.onExit?.(code, signal);
+    if (Date.now() - this.startedAt > STABLE_MS) this.backoff = RESTART_MIN_MS;
+    const delay = this.backoff;
+    this.backoff = Math.min(this.backoff * 2, RESTART_MAX_MS);
+    this.ready = new Promise<void>((resolve, reject) => {
+      // Backoff so a php-fpm that dies at once (bad ini, missing extension) does not spin the CPU.
+      this.restartTimer = setTimeout(() => {
+        this.restartTimer = null;
+        if (this.stopping) return reject(new PhpFpmStartError('php-fpm was stopped'));
+        this.restarts++;
+        this.launch().then(resolve, reject);
+      }, delay);
+    });
+    this.ready.catch(() => {});
+  }
+
+  private openLog(): void {
+    try {
+      execFileSync('mkfifo', ['-m', '0600', this.errorLog], { stdio: 'ignore' });
+      // O_RDWR: opening never blocks, and a restarting php-fpm never makes us see end-of-file.
+      const fd = openSync(this.errorLog, constants.O_RDWR | constants.O_NONBLOCK);
+      const reader = new Socket({ fd, readable: true, writable: false });
+      reader.unref();
+      let partial = '';
+      reader.setEncoding('utf8');
+      reader.on('data', (text: string) => {
+        const lines = (partial + text).split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) if (line !== '') this.options.onLog?.(line);
+      });
+      reader.on('error', () => {});
+      this.logReader = reader;
+    } catch {
+      // No mkfifo: php-fpm logs to a file in the private dir and its stdio goes to ours.
+      this.logReader = null;
+      try {
+        closeSync(openSync(this.errorLog, 'a'));
+      } catch {}
+    }
+  }
+
+  private killNow(): void {
+    try {
+      this.child?.kill('SIGTERM');
+    } catch {}
+    try {
+      rmSync(this.dir, { recursive: true, force: true });
+    } catch {}
+  }
+}
+
+/**
+ * Resolves once `path` accepts a connection. Polls with a short, growing interval: php-fpm creates the
+ * socket only after loading every extension, which takes from milliseconds to a second.
+ */
+function waitForSocket(path: string, timeout: number, binary: string, alive: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeout;
+  return new Promise((resolve, reject) => {
+    let delay = 2;
+    const attempt = () => {
+      const probe = connect({ path });
+      probe.once('connect', () => {
+        probe.destroy();
+        resolve();
+      });
+      probe.once('error', () => {
+        probe.destroy();
+        if (!alive()) return; // the exit handler reports why
+        if (Date.now() >= deadline) {
+          reject(new PhpFpmStartError(`php-fpm "${binary}" did not open its socket ${path} within ${timeout} ms`));
+          return;
+        }
+        setTimeout(attempt, delay);
+        delay = Math.min(delay * 2, 50);
+      });
+    };
+    attempt();
+  });
+}
