@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { CgiHeadParser, type CgiHead } from './cgi/response.ts';
+import { type CgiHead, CgiHeadParser } from './cgi/response.ts';
 import { BadResponseError, type FpmBridgeError } from './errors.ts';
 import type { Exchange, FcgiHandler, FcgiRequest } from './fastcgi/exchange.ts';
 

@@ -23,7 +23,18 @@ export interface ParamsOptions {
  * Headers never passed as HTTP_*: hop-by-hop ones (RFC 9110 §7.6.1), `Proxy` (httpoxy: PHP code reads
  * HTTP_PROXY as a proxy setting), and Content-Type/-Length, which go as CONTENT_TYPE/CONTENT_LENGTH only.
  */
-const HIDDEN = ['connection', 'keep-alive', 'proxy-authorization', 'proxy-authenticate', 'te', 'trailer', 'trailers', 'transfer-encoding', 'upgrade', 'http2-settings'];
+const HIDDEN = [
+  'connection',
+  'keep-alive',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'te',
+  'trailer',
+  'trailers',
+  'transfer-encoding',
+  'upgrade',
+  'http2-settings',
+];
 /** Not even `passHeaders` brings these back. */
 const NEVER = ['proxy', 'content-type', 'content-length'];
 
@@ -65,23 +76,39 @@ export class ParamsBuilder {
     const docroot = this.options.docroot === '/' ? '' : this.options.docroot;
     const { scriptName, pathInfo } = route;
     const p: string[] = [
-      'GATEWAY_INTERFACE', 'CGI/1.1',
-      'SERVER_SOFTWARE', this.options.serverSoftware,
-      'REQUEST_METHOD', req.method,
-      'REQUEST_URI', req.uri,
-      'QUERY_STRING', req.query,
-      'DOCUMENT_ROOT', docroot === '' ? '/' : docroot,
-      'DOCUMENT_URI', scriptName + pathInfo,
-      'SCRIPT_NAME', scriptName,
-      'SCRIPT_FILENAME', docroot + scriptName,
-      'SERVER_PROTOCOL', req.protocol,
-      'REQUEST_SCHEME', req.https ? 'https' : 'http',
-      'SERVER_ADDR', req.serverAddress,
-      'SERVER_PORT', String(req.serverPort),
-      'REMOTE_ADDR', req.remoteAddress,
-      'REMOTE_PORT', String(req.remotePort),
+      'GATEWAY_INTERFACE',
+      'CGI/1.1',
+      'SERVER_SOFTWARE',
+      this.options.serverSoftware,
+      'REQUEST_METHOD',
+      req.method,
+      'REQUEST_URI',
+      req.uri,
+      'QUERY_STRING',
+      req.query,
+      'DOCUMENT_ROOT',
+      docroot === '' ? '/' : docroot,
+      'DOCUMENT_URI',
+      scriptName + pathInfo,
+      'SCRIPT_NAME',
+      scriptName,
+      'SCRIPT_FILENAME',
+      docroot + scriptName,
+      'SERVER_PROTOCOL',
+      req.protocol,
+      'REQUEST_SCHEME',
+      req.https ? 'https' : 'http',
+      'SERVER_ADDR',
+      req.serverAddress,
+      'SERVER_PORT',
+      String(req.serverPort),
+      'REMOTE_ADDR',
+      req.remoteAddress,
+      'REMOTE_PORT',
+      String(req.remotePort),
       // php-cgi's force-redirect check wants it; php-fpm ignores it. nginx and Caddy send it too.
-      'REDIRECT_STATUS', '200',
+      'REDIRECT_STATUS',
+      '200',
     ];
     if (pathInfo !== '') p.push('PATH_INFO', pathInfo, 'PATH_TRANSLATED', docroot + pathInfo);
     if (req.https) p.push('HTTPS', 'on');
@@ -126,7 +153,8 @@ export class ParamsBuilder {
     // too (Caddy GHSA-49wc-4hcv-v58q); such headers are dropped, HAProxy's and nginx's default.
     for (let i = 0; i < raw.length; i++) {
       const c = raw.charCodeAt(i);
-      const ok = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
+      const ok =
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a) || c === 0x2d;
       if (!ok) return '';
     }
     return `HTTP_${raw.toUpperCase().replaceAll('-', '_')}`;
@@ -180,10 +208,14 @@ export function hostName(host: string): string {
 export function compileSetParam(rule: SetParam): CompiledParam {
   const { name, value } = rule;
   if (!NAME_RE.test(name)) {
-    throw new ConfigError(`invalid "setParams" name "${name}" — expected letters, digits and "_", e.g. APP_ENV`);
+    throw new ConfigError(
+      `invalid "setParams" name "${name}" — expected letters, digits and "_", e.g. APP_ENV`,
+    );
   }
   if (name === 'REQUEST_BODY_FILE') {
-    throw new ConfigError(`"setParams" may not set REQUEST_BODY_FILE: it makes php-fpm read the body from any file`);
+    throw new ConfigError(
+      `"setParams" may not set REQUEST_BODY_FILE: it makes php-fpm read the body from any file`,
+    );
   }
   const parts: Part[] = [];
   let last = 0;
@@ -208,7 +240,8 @@ function placeholder(fetch: string, arg: string | undefined, param: string): (re
       const wanted = arg.toLowerCase();
       return (req) => {
         const h = req.headers;
-        for (let i = 0; i < h.length; i += 2) if (h[i]!.toLowerCase() === wanted) return stripControls(h[i + 1]!);
+        for (let i = 0; i < h.length; i += 2)
+          if (h[i]!.toLowerCase() === wanted) return stripControls(h[i + 1]!);
         return '';
       };
     }

@@ -89,7 +89,9 @@ function normalise(path: string, raw: string): string {
     if (seg === '' || seg === '.') continue;
     if (seg === '..') {
       if (out.length === 0) {
-        throw new NotFoundError(`request path "${printable(raw.slice(0, 80))}" climbs above the document root`);
+        throw new NotFoundError(
+          `request path "${printable(raw.slice(0, 80))}" climbs above the document root`,
+        );
       }
       out.pop();
       continue;

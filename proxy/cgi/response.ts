@@ -1,5 +1,6 @@
 import { STATUS_CODES } from 'node:http';
 import { BadResponseError } from '../errors.ts';
+import { printable } from './path.ts';
 
 /** The CGI response head (RFC 3875 §6) as a front needs it. */
 export interface CgiHead {
@@ -102,7 +103,9 @@ function parseHead(buf: Buffer, end: number): CgiHead {
     const lineEnd = eol > pos && buf[eol - 1] === CR ? eol - 1 : eol;
     const first = buf[pos];
     if (first === 0x20 || first === 0x09) {
-      throw new BadResponseError('PHP sent a folded (obs-fold) response header line; headers must fit on one line');
+      throw new BadResponseError(
+        'PHP sent a folded (obs-fold) response header line; headers must fit on one line',
+      );
     }
     let colon = pos;
     while (colon < lineEnd && TOKEN[buf[colon]!] === 1) colon++;
@@ -117,12 +120,14 @@ function parseHead(buf: Buffer, end: number): CgiHead {
     while (vs < ve && (buf[vs] === 0x20 || buf[vs] === 0x09)) vs++;
     while (ve > vs && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
     pos = eol + 1;
-    if (hasControl(buf, vs, ve)) continue; // a CR or NUL inside a value would split or corrupt the header
+    if (hasControl(buf, vs, ve)) continue; // dropped: no header injection through PHP's output
     const value = buf.toString('latin1', vs, ve);
     if (name.length === 6 && name.toLowerCase() === 'status') {
       const m = /^([1-9]\d\d)(?:[ \t]+(.*))?$/.exec(value);
       if (m === null) {
-        throw new BadResponseError(`PHP sent an invalid "Status: ${printable(value.slice(0, 40))}" header (expected a 3-digit code)`);
+        throw new BadResponseError(
+          `PHP sent an invalid "Status: ${printable(value.slice(0, 40))}" header (expected a 3-digit code)`,
+        );
       }
       status = Number(m[1]);
       statusText = m[2] ?? '';
@@ -144,11 +149,8 @@ function parseHead(buf: Buffer, end: number): CgiHead {
 function hasControl(buf: Buffer, from: number, to: number): boolean {
   for (let i = from; i < to; i++) {
     const c = buf[i]!;
-    if (c === CR || c === 0 || c === LF) return true;
+    // Control characters other than HTAB are invalid in a field value (RFC 9110 §5.5) and CR/LF would split it.
+    if ((c < 0x20 && c !== 0x09) || c === 0x7f) return true;
   }
   return false;
-}
-
-function printable(s: string): string {
-  return s.replace(/[\x00-\x1f\x7f]/g, '.');
 }

@@ -45,7 +45,8 @@ export class Router {
 
   constructor(readonly options: RouteOptions) {
     const fc = options.frontController;
-    this.frontRoute = fc === false ? null : { kind: 'script', scriptName: `/${fc.replace(/^\/+/, '')}`, pathInfo: '' };
+    this.frontRoute =
+      fc === false ? null : { kind: 'script', scriptName: `/${fc.replace(/^\/+/, '')}`, pathInfo: '' };
     this.realDocroot = options.symlinksWithinDocroot ? safeRealpath(options.docroot) : options.docroot;
   }
 
@@ -67,7 +68,9 @@ export class Router {
     const stats = this.stat(path);
     if (stats?.isFile()) {
       if (this.looksLikeScript(path) || hasDotSegment(path)) {
-        throw new NotFoundError(`"${printable(path)}" is not served: scripts run only through the path-info split, dotfiles never`);
+        throw new NotFoundError(
+          `"${printable(path)}" is not served: scripts run only through the path-info split, dotfiles never`,
+        );
       }
       if (o.staticFiles) return { kind: 'static', filename: this.filename(path), stats };
       return this.front(path);

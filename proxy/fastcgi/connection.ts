@@ -9,7 +9,7 @@ import {
   UnknownRoleError,
   UpstreamClosedError,
 } from '../errors.ts';
-import { type FcgiAddress, connectOptions, formatAddress } from './address.ts';
+import { connectOptions, type FcgiAddress, formatAddress } from './address.ts';
 import { RecordDecoder, type RecordSink } from './decoder.ts';
 import type { Exchange } from './exchange.ts';
 import {
@@ -141,7 +141,8 @@ export class Connection implements RecordSink {
     this.active++;
     const req = ex.request;
     const body = req.body;
-    const inline = body === null ? EMPTY : Buffer.isBuffer(body) && body.length <= INLINE_BODY_LIMIT ? body : null;
+    const inline =
+      body === null ? EMPTY : Buffer.isBuffer(body) && body.length <= INLINE_BODY_LIMIT ? body : null;
     let head: Buffer;
     try {
       head = encodeRequestHead(id, this.options.keepConn ? FLAG_KEEP_CONN : 0, req.params, inline);
@@ -165,7 +166,10 @@ export class Connection implements RecordSink {
       ex.bodySent = true;
     } else {
       this.socket.write(head);
-      this.pipeBody(ex, body as Readable, req.contentLength ?? 0);
+      // Not one body byte is read before the connection stands: a request that cannot connect can be
+      // sent again elsewhere (after a php-fpm restart) with its body intact.
+      if (this.connected) this.pipeBody(ex, body as Readable, req.contentLength ?? 0);
+      else this.socket.once('connect', () => this.pipeBody(ex, body as Readable, req.contentLength ?? 0));
     }
   }
 
@@ -376,16 +380,11 @@ export class Connection implements RecordSink {
           const reason = (cause as NodeJS.ErrnoException | null)?.code ?? 'connection closed';
           ex.fail(
             new ConnectError(
-                `cannot connect to php-fpm at ${where}: ${reason} — is php-fpm running and listening there?`,
+              `cannot connect to php-fpm at ${where}: ${reason} — is php-fpm running and listening there?`,
               { cause },
             ),
           );
-        } else if (
-          !ex.received &&
-          ex.reusedConnection &&
-          ex.request.retryable === true &&
-          !ex.retried
-        ) {
+        } else if (!ex.received && ex.reusedConnection && ex.request.retryable === true && !ex.retried) {
           // php-fpm closed a kept connection (pm.max_requests, restart) as we wrote to it: no script ran.
           ex.retried = true;
           ex.connection = null;
@@ -393,12 +392,12 @@ export class Connection implements RecordSink {
         } else {
           ex.fail(
             new UpstreamClosedError(
-                ex.received
-                  ? `php-fpm at ${where} closed the connection in the middle of the response (worker killed or crashed?)`
-                  : `php-fpm at ${where} closed the connection before answering (worker killed or crashed?)`,
-                !ex.received,
-                { cause: this.socketError ?? undefined },
-              ),
+              ex.received
+                ? `php-fpm at ${where} closed the connection in the middle of the response (worker killed or crashed?)`
+                : `php-fpm at ${where} closed the connection before answering (worker killed or crashed?)`,
+              !ex.received,
+              { cause: this.socketError ?? undefined },
+            ),
           );
         }
       }

@@ -42,7 +42,10 @@ export function getValues(address: FcgiAddress, timeout = 2000): Promise<ServerV
     };
     // Bounds the whole probe: a server that ignores GET_VALUES never answers at all.
     const timer = setTimeout(
-      () => finish(new TimeoutError(`FastCGI server at ${where} did not answer FCGI_GET_VALUES within ${timeout} ms`)),
+      () =>
+        finish(
+          new TimeoutError(`FastCGI server at ${where} did not answer FCGI_GET_VALUES within ${timeout} ms`),
+        ),
       timeout,
     );
     const decoder = new RecordDecoder({
@@ -53,7 +56,8 @@ export function getValues(address: FcgiAddress, timeout = 2000): Promise<ServerV
         if (type === UNKNOWN_TYPE) return finish(null, {});
         if (type !== GET_VALUES_RESULT) return finish(unexpected(where, type, id));
         const pairs = decodePairs(content);
-        if (pairs === null) return finish(new ProtocolError(`malformed FCGI_GET_VALUES_RESULT from ${where}`));
+        if (pairs === null)
+          return finish(new ProtocolError(`malformed FCGI_GET_VALUES_RESULT from ${where}`));
         const values: ServerValues = {};
         for (let i = 0; i < pairs.length; i += 2) {
           const n = Number.parseInt(pairs[i + 1]!, 10);
@@ -72,15 +76,27 @@ export function getValues(address: FcgiAddress, timeout = 2000): Promise<ServerV
       }
     });
     socket.on('error', (err: NodeJS.ErrnoException) =>
-      finish(new ConnectError(`cannot reach FastCGI server at ${where}: ${err.code ?? err.message}`, { cause: err })),
+      finish(
+        new ConnectError(`cannot reach FastCGI server at ${where}: ${err.code ?? err.message}`, {
+          cause: err,
+        }),
+      ),
     );
     socket.on('close', () =>
-      finish(new ProtocolError(`FastCGI server at ${where} closed the connection without answering FCGI_GET_VALUES`)),
+      finish(
+        new ProtocolError(
+          `FastCGI server at ${where} closed the connection without answering FCGI_GET_VALUES`,
+        ),
+      ),
     );
-    socket.write(encodeRecord(GET_VALUES, NULL_REQUEST_ID, encodePairs([MAX_CONNS, '', MAX_REQS, '', MPXS_CONNS, ''])));
+    socket.write(
+      encodeRecord(GET_VALUES, NULL_REQUEST_ID, encodePairs([MAX_CONNS, '', MAX_REQS, '', MPXS_CONNS, ''])),
+    );
   });
 }
 
 function unexpected(where: string, type: number, id: number): ProtocolError {
-  return new ProtocolError(`unexpected FastCGI record type ${type} (request id ${id}) from ${where} in answer to FCGI_GET_VALUES`);
+  return new ProtocolError(
+    `unexpected FastCGI record type ${type} (request id ${id}) from ${where} in answer to FCGI_GET_VALUES`,
+  );
 }

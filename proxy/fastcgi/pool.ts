@@ -111,7 +111,11 @@ export class Pool implements ConnectionOwner {
     this.closed = true;
     while (this.waiting > 0) {
       const ex = this.shift()!;
-      ex.fail(new ClientClosedError(`the connection pool to ${formatAddress(this.address)} closed while the request waited`));
+      ex.fail(
+        new ClientClosedError(
+          `the connection pool to ${formatAddress(this.address)} closed while the request waited`,
+        ),
+      );
     }
     for (const c of this.idle) c.close();
     this.idle.length = 0;

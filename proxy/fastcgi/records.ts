@@ -142,7 +142,13 @@ export function encodeStreamEnd(type: number, requestId: number): Buffer {
 }
 
 /** BEGIN_REQUEST body: role(2) flags(1) reserved(5). */
-export function writeBeginRequest(buf: Buffer, offset: number, requestId: number, role: number, flags: number) {
+export function writeBeginRequest(
+  buf: Buffer,
+  offset: number,
+  requestId: number,
+  role: number,
+  flags: number,
+) {
   writeHeader(buf, offset, BEGIN_REQUEST, requestId, 8, 0);
   buf[offset + 8] = role >> 8;
   buf[offset + 9] = role & 0xff;

@@ -213,7 +213,9 @@ function waitForSocket(path: string, timeout: number, binary: string, alive: () 
         probe.destroy();
         if (!alive()) return; // the exit handler reports why
         if (Date.now() >= deadline) {
-          reject(new PhpFpmStartError(`php-fpm "${binary}" did not open its socket ${path} within ${timeout} ms`));
+          reject(
+            new PhpFpmStartError(`php-fpm "${binary}" did not open its socket ${path} within ${timeout} ms`),
+          );
           return;
         }
         setTimeout(attempt, delay);

@@ -1,6 +1,6 @@
-import { PhpFpmSupervisor } from '../../proxy/fpm/supervisor.ts';
-import { locatePhpFpm } from '../../proxy/fpm/locate.ts';
 import { Pool, type PoolOptions } from '../../proxy/fastcgi/pool.ts';
+import { locatePhpFpm } from '../../proxy/fpm/locate.ts';
+import { PhpFpmSupervisor } from '../../proxy/fpm/supervisor.ts';
 
 export interface TestFpm {
   supervisor: PhpFpmSupervisor;

@@ -1,0 +1,157 @@
+import type { Readable } from 'node:stream';
+import pkg from '../package.json' with { type: 'json' };
+import type { Backend } from './backend.ts';
+import { ParamsBuilder } from './cgi/params.ts';
+import { decodePath, printable } from './cgi/path.ts';
+import type { ProxyRequest } from './cgi/request.ts';
+import { type Route, Router } from './cgi/route.ts';
+import type { Config } from './config.ts';
+import { ConnectError, type FpmBridgeError } from './errors.ts';
+import type { FcgiRequest } from './fastcgi/exchange.ts';
+import type { Logger } from './log.ts';
+import {
+  type BufferedResponse,
+  bufferCgi,
+  type CgiCall,
+  type CgiCallOptions,
+  type StreamedResponse,
+  streamCgi,
+} from './upstream.ts';
+
+export const SERVER_SOFTWARE = `fpm-bridge/${pkg.version}`;
+
+/** Methods a request can be sent twice with (RFC 9110 §9.2.2), when php-fpm provably never ran it. */
+const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
+
+export type ScriptRoute = Extract<Route, { kind: 'script' }>;
+
+/**
+ * The core both fronts share: routes a {@link ProxyRequest}, builds its CGI params and runs it on php-fpm.
+ * A front turns its input into a ProxyRequest, calls {@link route}, then serves the static file, sends the
+ * redirect, or calls {@link stream}/{@link buffer} and writes the response back its own way.
+ *
+ * @example
+ *   const route = bridge.route(req)
+ *   if (route.kind === 'script') {
+ *     const { response } = bridge.buffer(req, route, body, 'req-1')
+ *     const { status, headers, body: bytes } = await response
+ *   }
+ */
+export class Bridge {
+  readonly router: Router;
+  readonly params: ParamsBuilder;
+
+  constructor(
+    readonly config: Config,
+    readonly backend: Backend,
+    readonly log: Logger,
+  ) {
+    this.router = new Router({
+      docroot: config.docroot,
+      index: config.index,
+      frontController: config.frontController,
+      frontControllerOnly: config.frontControllerOnly,
+      pathInfo: config.pathInfo,
+      scriptExtensions: config.scriptExtensions,
+      checkFiles: config.checkFiles,
+      staticFiles: config.staticFiles,
+      symlinksWithinDocroot: config.symlinks === 'within-docroot',
+    });
+    this.params = new ParamsBuilder({
+      docroot: config.docroot,
+      serverSoftware: SERVER_SOFTWARE,
+      setParams: Object.entries(config.setParams).map(([name, value]) => ({ name, value })),
+      passHeaders: config.passHeaders,
+      hideHeaders: config.hideHeaders,
+    });
+  }
+
+  /** What the request runs or serves. Throws BadRequestError (400) or NotFoundError (404). */
+  route(req: ProxyRequest): Route {
+    return this.router.route(decodePath(req.path), req.query);
+  }
+
+  /** Runs the script; resolves when PHP's headers are in, the body streams after. */
+  stream(
+    req: ProxyRequest,
+    route: ScriptRoute,
+    body: Buffer | Readable | null,
+    requestId: string,
+    timeout = this.config.timeout,
+  ): CgiCall<StreamedResponse> {
+    return this.run(streamCgi, this.fcgiRequest(req, route, body, timeout), this.callOptions(requestId));
+  }
+
+  /** Runs the script and resolves with the whole response (Lambda's buffered mode). */
+  buffer(
+    req: ProxyRequest,
+    route: ScriptRoute,
+    body: Buffer | null,
+    requestId: string,
+    timeout = this.config.timeout,
+  ): CgiCall<BufferedResponse> {
+    return this.run(bufferCgi, this.fcgiRequest(req, route, body, timeout), this.callOptions(requestId));
+  }
+
+  private fcgiRequest(
+    req: ProxyRequest,
+    route: ScriptRoute,
+    body: Buffer | Readable | null,
+    timeout: number,
+  ): FcgiRequest {
+    return {
+      params: this.params.build(req, route),
+      body,
+      contentLength: req.contentLength ?? 0,
+      timeout,
+      retryable: IDEMPOTENT.has(req.method) && (body === null || Buffer.isBuffer(body)),
+    };
+  }
+
+  private callOptions(requestId: string): CgiCallOptions {
+    const log = this.log;
+    return {
+      maxHeaderSize: this.config.maxResponseHeaderSize,
+      onStderr:
+        this.config.logStderr === 'log'
+          ? (data) => {
+              for (const line of data.toString('utf8').split('\n')) {
+                if (line !== '') log.warn({ requestId, source: 'php' }, printable(line));
+              }
+            }
+          : undefined,
+    };
+  }
+
+  /**
+   * Sends the request; if php-fpm could not be reached because the supervisor is restarting it, waits for
+   * it and sends it once more. That is safe whatever the method: nothing was read from the body and no
+   * script saw the request before the connection stood.
+   */
+  private run<T>(
+    send: (d: Backend['dispatcher'], r: FcgiRequest, o: CgiCallOptions) => CgiCall<T>,
+    request: FcgiRequest,
+    options: CgiCallOptions,
+  ): CgiCall<T> {
+    const supervisor = this.backend.supervisor;
+    let current = send(this.backend.dispatcher, request, options);
+    let aborted = false;
+    const response =
+      supervisor === null
+        ? current.response
+        : current.response.catch(async (err: FpmBridgeError) => {
+            if (aborted || !(err instanceof ConnectError)) throw err;
+            await supervisor.whenReady();
+            if (aborted) throw err;
+            current = send(this.backend.dispatcher, request, options);
+            return current.response;
+          });
+    return {
+      response,
+      abort: (err) => {
+        aborted = true;
+        current.abort(err);
+      },
+    };
+  }
+}

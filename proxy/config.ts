@@ -1,0 +1,562 @@
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { ConfigError } from './errors.ts';
+
+/** Where the settings are used: defaults differ a little between the two fronts. */
+export type Mode = 'serve' | 'lambda';
+
+/** Every setting, resolved and validated. */
+export interface Config {
+  docroot: string;
+  index: string;
+  frontController: string | false;
+  frontControllerOnly: boolean;
+  pathInfo: RegExp;
+  scriptExtensions: string[];
+  checkFiles: boolean;
+  staticFiles: boolean;
+  symlinks: 'follow' | 'within-docroot';
+  setParams: Record<string, string>;
+  passHeaders: string[];
+  hideHeaders: string[];
+  fpm: 'spawn' | string[];
+  phpFpmBinary: string;
+  phpIni: string[];
+  workers: number;
+  maxConns: number;
+  keepConn: boolean;
+  maxReqs: number;
+  mpxsConns: boolean;
+  getValues: boolean;
+  timeout: number;
+  connectTimeout: number;
+  startTimeout: number;
+  queueLimit: number;
+  queueTimeout: number;
+  maxResponseHeaderSize: number;
+  maxBodySize: number;
+  logStderr: 'log' | 'ignore';
+  listen: string;
+}
+
+type Kind =
+  | 'string'
+  | 'boolean'
+  | 'integer'
+  | 'list'
+  | 'map'
+  | 'regex'
+  | 'path'
+  | 'paths'
+  | 'enum'
+  | 'string-or-false';
+
+interface Setting {
+  key: keyof Config;
+  env: string;
+  kind: Kind;
+  /** Text for the README: default with its unit. */
+  defaultText: string;
+  meaning: string;
+  /** For `enum`. */
+  values?: readonly string[];
+  /** For `integer`: smallest allowed. */
+  min?: number;
+  default: (ctx: DefaultsContext) => unknown;
+}
+
+interface DefaultsContext {
+  mode: Mode;
+  /** Folder defaults are relative to: the working directory (serve) or LAMBDA_TASK_ROOT. */
+  base: string;
+}
+
+const cpus = () => Math.max(2, availableParallelism());
+
+/**
+ * The one declaration of every setting: name, env var, default (with unit) and meaning. The README's
+ * configuration table is generated from it (`configTable`) and a test keeps the two equal.
+ */
+export const SETTINGS: readonly Setting[] = [
+  {
+    key: 'docroot',
+    env: 'FPM_BRIDGE_DOCROOT',
+    kind: 'path',
+    defaultText: '`public/` of the working dir (Lambda: task root) if it exists, else that dir',
+    meaning: 'document root as php-fpm sees it (fcgi-app `docroot`)',
+    default: ({ base }) => (isDir(join(base, 'public')) ? join(base, 'public') : base),
+  },
+  {
+    key: 'index',
+    env: 'FPM_BRIDGE_INDEX',
+    kind: 'string',
+    defaultText: '`index.php`',
+    meaning: 'script run for a directory request (`index`)',
+    default: () => 'index.php',
+  },
+  {
+    key: 'frontController',
+    env: 'FPM_BRIDGE_FRONT_CONTROLLER',
+    kind: 'string-or-false',
+    defaultText: '`index.php`',
+    meaning: 'script for requests that match no file; `false` answers 404 instead (direct-script mode)',
+    default: () => 'index.php',
+  },
+  {
+    key: 'frontControllerOnly',
+    env: 'FPM_BRIDGE_FRONT_CONTROLLER_ONLY',
+    kind: 'boolean',
+    defaultText: '`false`',
+    meaning:
+      'every request runs the front controller, never another script (safest where users upload files)',
+    default: () => false,
+  },
+  {
+    key: 'pathInfo',
+    env: 'FPM_BRIDGE_PATH_INFO',
+    kind: 'regex',
+    defaultText: '`^(.+?\\.php)(/.*)?$`',
+    meaning:
+      'regex with two captures splitting the decoded path into SCRIPT_NAME and PATH_INFO (`path-info`)',
+    default: () => '^(.+?\\.php)(/.*)?$',
+  },
+  {
+    key: 'scriptExtensions',
+    env: 'FPM_BRIDGE_SCRIPT_EXTENSIONS',
+    kind: 'list',
+    defaultText: '`[.php]`',
+    meaning: 'file endings that run as PHP; anything else is never executed',
+    default: () => ['.php'],
+  },
+  {
+    key: 'checkFiles',
+    env: 'FPM_BRIDGE_CHECK_FILES',
+    kind: 'boolean',
+    defaultText: '`true`',
+    meaning:
+      'route by looking at the docroot (try_files); `false` = HAProxy semantics for a php-fpm whose files are not local',
+    default: () => true,
+  },
+  {
+    key: 'staticFiles',
+    env: 'FPM_BRIDGE_STATIC_FILES',
+    kind: 'boolean',
+    defaultText: '`true` (serve), `false` (Lambda)',
+    meaning: 'serve existing non-PHP files directly; when off they go to the front controller',
+    default: ({ mode }) => mode === 'serve',
+  },
+  {
+    key: 'symlinks',
+    env: 'FPM_BRIDGE_SYMLINKS',
+    kind: 'enum',
+    values: ['follow', 'within-docroot'],
+    defaultText: '`follow`',
+    meaning: '`within-docroot` refuses files reached through a symlink that leaves the docroot',
+    default: () => 'follow',
+  },
+  {
+    key: 'setParams',
+    env: 'FPM_BRIDGE_SET_PARAMS',
+    kind: 'map',
+    defaultText: '`{}`',
+    meaning:
+      'extra or overriding params; values may use `%[req.hdr(Name)]`, `%[src]`, `%[path]`, ... (`set-param`)',
+    default: () => ({}),
+  },
+  {
+    key: 'passHeaders',
+    env: 'FPM_BRIDGE_PASS_HEADERS',
+    kind: 'list',
+    defaultText: '`[]`',
+    meaning: 'hidden headers to pass anyway, e.g. `Proxy-Authorization` (`pass-header`)',
+    default: () => [],
+  },
+  {
+    key: 'hideHeaders',
+    env: 'FPM_BRIDGE_HIDE_HEADERS',
+    kind: 'list',
+    defaultText: '`[]`',
+    meaning: 'more request headers never passed to PHP, e.g. `Authorization` (HAProxy hides it by default)',
+    default: () => [],
+  },
+  {
+    key: 'fpm',
+    env: 'FPM_BRIDGE_FPM',
+    kind: 'list',
+    defaultText: '`spawn`',
+    meaning:
+      '`spawn` (start and supervise php-fpm) or addresses `unix:/path.sock`, `tcp://host:port`; several = balanced',
+    default: () => 'spawn',
+  },
+  {
+    key: 'phpFpmBinary',
+    env: 'FPM_BRIDGE_PHP_FPM',
+    kind: 'path',
+    defaultText: 'found on PATH, `/usr/sbin/php-fpm*`, `/opt/bin/php-fpm`',
+    meaning: 'php-fpm binary to spawn',
+    default: () => '',
+  },
+  {
+    key: 'phpIni',
+    env: 'FPM_BRIDGE_PHP_INI',
+    kind: 'paths',
+    defaultText: '`[]`',
+    meaning: 'extra php.ini directories for the spawned php-fpm (added to its scan dir)',
+    default: () => [],
+  },
+  {
+    key: 'workers',
+    env: 'FPM_BRIDGE_WORKERS',
+    kind: 'integer',
+    min: 1,
+    defaultText: 'CPU count, at least 2 (Lambda: 1)',
+    meaning: 'php-fpm workers when spawning (`pm = static`); also the connection limit to them',
+    default: ({ mode }) => (mode === 'lambda' ? 1 : cpus()),
+  },
+  {
+    key: 'maxConns',
+    env: 'FPM_BRIDGE_MAX_CONNS',
+    kind: 'integer',
+    min: 1,
+    defaultText: "`5` (php-fpm's default `pm.max_children`)",
+    meaning: "connections per external fpm address: set it to that pool's worker count",
+    default: () => 5,
+  },
+  {
+    key: 'keepConn',
+    env: 'FPM_BRIDGE_KEEP_CONN',
+    kind: 'boolean',
+    defaultText: '`true`',
+    meaning: 'keep connections open between requests (`option keep-conn`)',
+    default: () => true,
+  },
+  {
+    key: 'maxReqs',
+    env: 'FPM_BRIDGE_MAX_REQS',
+    kind: 'integer',
+    min: 1,
+    defaultText: '`1`',
+    meaning: 'requests at once on one connection when multiplexing (`option max-reqs`)',
+    default: () => 1,
+  },
+  {
+    key: 'mpxsConns',
+    env: 'FPM_BRIDGE_MPXS_CONNS',
+    kind: 'boolean',
+    defaultText: '`false`',
+    meaning: 'multiplex requests on a connection (`option mpxs-conns`; php-fpm never does)',
+    default: () => false,
+  },
+  {
+    key: 'getValues',
+    env: 'FPM_BRIDGE_GET_VALUES',
+    kind: 'boolean',
+    defaultText: '`false`',
+    meaning: 'ask the server with FCGI_GET_VALUES whether it multiplexes (`option get-values`)',
+    default: () => false,
+  },
+  {
+    key: 'timeout',
+    env: 'FPM_BRIDGE_TIMEOUT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`60000` ms (Lambda: remaining time − 1 s)',
+    meaning: 'per-request limit; past it → 504 and the connection (worker) released; `0` = none',
+    default: () => 60_000,
+  },
+  {
+    key: 'connectTimeout',
+    env: 'FPM_BRIDGE_CONNECT_TIMEOUT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`5000` ms',
+    meaning: 'limit for connecting to php-fpm',
+    default: () => 5000,
+  },
+  {
+    key: 'startTimeout',
+    env: 'FPM_BRIDGE_START_TIMEOUT',
+    kind: 'integer',
+    min: 1,
+    defaultText: '`10000` ms',
+    meaning: 'wait for a spawned php-fpm to open its socket',
+    default: () => 10_000,
+  },
+  {
+    key: 'queueLimit',
+    env: 'FPM_BRIDGE_QUEUE_LIMIT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`1024` requests',
+    meaning: 'requests allowed to wait for a free worker; more → 503',
+    default: () => 1024,
+  },
+  {
+    key: 'queueTimeout',
+    env: 'FPM_BRIDGE_QUEUE_TIMEOUT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`30000` ms',
+    meaning: 'longest wait for a free worker; longer → 503; `0` = none',
+    default: () => 30_000,
+  },
+  {
+    key: 'maxResponseHeaderSize',
+    env: 'FPM_BRIDGE_MAX_RESPONSE_HEADER_SIZE',
+    kind: 'integer',
+    min: 1024,
+    defaultText: '`65536` bytes',
+    meaning: 'largest header block accepted from PHP; larger → 502',
+    default: () => 65_536,
+  },
+  {
+    key: 'maxBodySize',
+    env: 'FPM_BRIDGE_MAX_BODY_SIZE',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`104857600` bytes (100 MiB)',
+    meaning: 'largest request body; larger → 413; `0` = no limit',
+    default: () => 100 * 1024 * 1024,
+  },
+  {
+    key: 'logStderr',
+    env: 'FPM_BRIDGE_LOG_STDERR',
+    kind: 'enum',
+    values: ['log', 'ignore'],
+    defaultText: '`log`',
+    meaning:
+      'PHP stderr goes to the log with the request id, or is dropped (`log-stderr`); never to the client',
+    default: () => 'log',
+  },
+  {
+    key: 'listen',
+    env: 'FPM_BRIDGE_LISTEN',
+    kind: 'string',
+    defaultText: '`127.0.0.1:8080`',
+    meaning: '`serve` only: address to listen on, `HOST:PORT` or `PORT`',
+    default: () => '127.0.0.1:8080',
+  },
+];
+
+const BY_KEY = new Map(SETTINGS.map((s) => [s.key as string, s]));
+
+export interface LoadOptions {
+  mode: Mode;
+  /** Explicit file (`--config`); else FPM_BRIDGE_CONFIG; else fpm-bridge.{yml,yaml,json} in `base`. */
+  file?: string;
+  /** Folder for defaults and for finding the file. */
+  base?: string;
+  env?: NodeJS.ProcessEnv;
+  /** Settings given on the command line; they win over file and env. */
+  overrides?: Partial<Record<keyof Config, unknown>>;
+}
+
+/**
+ * Loads the configuration: defaults, then the config file, then `FPM_BRIDGE_*` environment variables,
+ * then command-line overrides. Unknown keys and invalid values throw a {@link ConfigError} naming the key,
+ * the bad value and what is allowed. Relative paths resolve against the file's folder.
+ */
+export function loadConfig(options: LoadOptions): { config: Config; file: string | null } {
+  const env = options.env ?? process.env;
+  const base = resolve(options.base ?? process.cwd());
+  const file = findFile(options.file ?? env.FPM_BRIDGE_CONFIG, base);
+  const values: Record<string, unknown> = {};
+  const sources: Record<string, string> = {};
+  const fileDir = file === null ? base : dirname(file);
+  if (file !== null) {
+    const raw = readConfigFile(file);
+    for (const [key, value] of Object.entries(raw)) {
+      if (!BY_KEY.has(key)) throw unknownKey(key, file);
+      values[key] = value;
+      sources[key] = `${file}`;
+    }
+  }
+  for (const s of SETTINGS) {
+    const text = env[s.env];
+    if (text !== undefined && text !== '') {
+      values[s.key] = fromEnv(s, text);
+      sources[s.key] = `environment variable ${s.env}`;
+    }
+  }
+  for (const [key, value] of Object.entries(options.overrides ?? {})) {
+    if (value === undefined) continue;
+    values[key] = value;
+    sources[key] = 'the command line';
+  }
+  const ctx: DefaultsContext = { mode: options.mode, base };
+  const config = {} as Record<string, unknown>;
+  for (const s of SETTINGS) {
+    if (s.key in values) {
+      const dir = sources[s.key] === file ? fileDir : base;
+      config[s.key] = validate(s, values[s.key], sources[s.key]!, dir);
+    } else {
+      config[s.key] = validate(s, s.default(ctx), 'the default', base);
+    }
+  }
+  const result = config as unknown as Config;
+  if (!isDir(result.docroot)) {
+    throw new ConfigError(
+      `"docroot" ${result.docroot} is not a directory — point it at your app's public folder`,
+    );
+  }
+  return { config: result, file };
+}
+
+function findFile(explicit: string | undefined, base: string): string | null {
+  if (explicit !== undefined && explicit !== '') {
+    const path = resolve(base, explicit);
+    if (!existsSync(path)) throw new ConfigError(`config file ${path} does not exist`);
+    return path;
+  }
+  for (const name of ['fpm-bridge.yml', 'fpm-bridge.yaml', 'fpm-bridge.json']) {
+    const path = join(base, name);
+    if (existsSync(path)) return path;
+  }
+  return null;
+}
+
+function readConfigFile(file: string): Record<string, unknown> {
+  let raw: unknown;
+  try {
+    const text = readFileSync(file, 'utf8');
+    raw = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+    });
+  }
+  if (raw === null || raw === undefined) return {};
+  if (typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new ConfigError(`config file ${file} must hold a mapping of settings, e.g. "docroot: public"`);
+  }
+  return raw as Record<string, unknown>;
+}
+
+function unknownKey(key: string, file: string): ConfigError {
+  const lower = key.toLowerCase();
+  const near = SETTINGS.find(
+    (s) => s.key.toLowerCase() === lower || distance(s.key.toLowerCase(), lower) <= 2,
+  );
+  return new ConfigError(
+    `unknown setting "${key}" in ${file}${near === undefined ? '' : ` — did you mean "${near.key}"?`} (settings are listed in the README)`,
+  );
+}
+
+function fromEnv(s: Setting, text: string): unknown {
+  switch (s.kind) {
+    case 'list':
+    case 'paths':
+      return text
+        .split(',')
+        .map((x) => x.trim())
+        .filter((x) => x !== '');
+    case 'map':
+      try {
+        return JSON.parse(text);
+      } catch {
+        throw new ConfigError(
+          `${s.env} must be a JSON object, e.g. {"APP_ENV":"production"}; got ${JSON.stringify(text)}`,
+        );
+      }
+    default:
+      return text;
+  }
+}
+
+function validate(s: Setting, value: unknown, source: string, dir: string): unknown {
+  const bad = (expected: string) =>
+    new ConfigError(`invalid "${s.key}" ${JSON.stringify(value)} from ${source} — expected ${expected}`);
+  switch (s.kind) {
+    case 'string':
+      if (typeof value !== 'string' || value === '') throw bad('a non-empty string');
+      return value;
+    case 'string-or-false':
+      if (value === false || value === 'false') return false;
+      if (typeof value !== 'string' || value === '') throw bad('a script path such as index.php, or false');
+      return value;
+    case 'boolean':
+      if (typeof value === 'boolean') return value;
+      if (value === 'true' || value === '1') return true;
+      if (value === 'false' || value === '0') return false;
+      throw bad('true or false');
+    case 'integer': {
+      const n = typeof value === 'string' && /^\d+$/.test(value) ? Number(value) : value;
+      if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < (s.min ?? 0)) {
+        throw bad(`a whole number ≥ ${s.min ?? 0}`);
+      }
+      return n;
+    }
+    case 'enum':
+      if (typeof value !== 'string' || !s.values!.includes(value)) throw bad(s.values!.join(' or '));
+      return value;
+    case 'regex': {
+      if (typeof value !== 'string') throw bad('a regular expression with two capture groups');
+      let re: RegExp;
+      try {
+        re = new RegExp(value, 's');
+      } catch (err) {
+        throw bad(`a valid regular expression (${(err as Error).message})`);
+      }
+      if (new RegExp(`${value}|`).exec('')!.length < 2)
+        throw bad('a regular expression with one or two capture groups');
+      return re;
+    }
+    case 'path':
+      if (typeof value !== 'string') throw bad('a path');
+      return value === '' ? '' : trimSlash(isAbsolute(value) ? value : resolve(dir, value));
+    case 'paths':
+    case 'list': {
+      if (s.key === 'fpm' && value === 'spawn') return 'spawn';
+      const list = typeof value === 'string' ? [value] : value;
+      if (!Array.isArray(list) || !list.every((x) => typeof x === 'string' && x !== '')) {
+        throw bad('a list of strings');
+      }
+      if (s.key === 'fpm') return list.length === 1 && list[0] === 'spawn' ? 'spawn' : list;
+      return s.kind === 'paths' ? list.map((p) => resolve(dir, p)) : list;
+    }
+    case 'map': {
+      if (value === null || typeof value !== 'object' || Array.isArray(value))
+        throw bad('a mapping NAME: value');
+      for (const [k, v] of Object.entries(value)) {
+        if (typeof v !== 'string' && typeof v !== 'number') {
+          throw new ConfigError(`invalid "${s.key}" value for ${k} from ${source} — expected a string`);
+        }
+      }
+      return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, String(v)]));
+    }
+  }
+}
+
+function trimSlash(p: string): string {
+  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function distance(a: string, b: string): number {
+  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = row[0]!;
+    row[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = row[j]!;
+      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return row[b.length]!;
+}
+
+/** The README's configuration table, generated from {@link SETTINGS}. */
+export function configTable(): string {
+  const rows = SETTINGS.map((s) => `| \`${s.key}\` | \`${s.env}\` | ${s.defaultText} | ${s.meaning} |`);
+  return ['| key | env | default | meaning |', '|---|---|---|---|', ...rows].join('\n');
+}

@@ -1,0 +1,25 @@
+// Bundles the CLI into dist/cli.js: one ES module file, Node built-ins left external, dependencies inlined.
+import { chmodSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  sourcemap: 'linked',
+  legalComments: 'none',
+  // Bundled CommonJS dependencies call require(); give the ES module output one.
+  banner: {
+    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
+  },
+  logLevel: 'warning',
+};
+
+await build({
+  ...common,
+  entryPoints: ['cli/cli.ts'],
+  outfile: 'dist/cli.js',
+  banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
+});
+chmodSync('dist/cli.js', 0o755);

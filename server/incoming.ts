@@ -1,0 +1,46 @@
+import type { IncomingMessage } from 'node:http';
+import type { ProxyRequest } from '../proxy/cgi/request.ts';
+import { BadRequestError } from '../proxy/errors.ts';
+
+/** Methods whose requests carry a body by convention: CONTENT_LENGTH=0 is sent even when it is empty. */
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/**
+ * Turns a `node:http` request into the core's {@link ProxyRequest}. `contentLength` is what the body will
+ * be: the Content-Length header, or `spooledLength` for a chunked body already collected.
+ */
+export function incomingToRequest(req: IncomingMessage, spooledLength: number | null): ProxyRequest {
+  let target = req.url ?? '/';
+  // Absolute-form (`GET http://host/x.php`): PHP sees only the path, as HAProxy does (fb38c910f).
+  if (target.charCodeAt(0) !== 0x2f) {
+    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+    if (m === null)
+      throw new BadRequestError(
+        `request target "${target.slice(0, 80)}" is neither a path nor an absolute URL`,
+      );
+    target = target.slice(m[0].length);
+    if (target === '' || target.charCodeAt(0) === 0x3f) target = `/${target}`;
+  }
+  const q = target.indexOf('?');
+  const socket = req.socket;
+  let contentLength: number | null = spooledLength;
+  if (contentLength === null) {
+    const cl = req.headers['content-length'];
+    if (cl !== undefined) contentLength = Number(cl);
+    else if (BODY_METHODS.has(req.method!)) contentLength = 0;
+  }
+  return {
+    method: req.method!,
+    uri: target,
+    path: q < 0 ? target : target.slice(0, q),
+    query: q < 0 ? '' : target.slice(q + 1),
+    headers: req.rawHeaders,
+    protocol: `HTTP/${req.httpVersion}`,
+    https: false,
+    remoteAddress: socket.remoteAddress ?? '',
+    remotePort: socket.remotePort ?? 0,
+    serverAddress: socket.localAddress ?? '',
+    serverPort: socket.localPort ?? 0,
+    contentLength,
+  };
+}

@@ -1,0 +1,159 @@
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+  STATUS_CODES,
+} from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pipeline } from 'node:stream';
+import type { Bridge } from '../proxy/bridge.ts';
+import { AbortedError, BodyTooLargeError, FpmBridgeError } from '../proxy/errors.ts';
+import { incomingToRequest } from './incoming.ts';
+import { serveStatic } from './static.ts';
+
+let sequence = 0;
+
+/**
+ * The standalone front: a `node:http` server that routes each request through the {@link Bridge} and
+ * streams bodies both ways (a slow client slows php-fpm's reads, it does not fill our memory).
+ */
+export function createFrontServer(bridge: Bridge): Server {
+  const server = createServer({ keepAlive: true }, (req, res) => {
+    const requestId = (++sequence).toString(36);
+    handle(bridge, req, res, requestId).catch((err) => fail(bridge, req, res, err, requestId));
+  });
+  return server;
+}
+
+async function handle(
+  bridge: Bridge,
+  req: IncomingMessage,
+  res: ServerResponse,
+  requestId: string,
+): Promise<void> {
+  const limit = bridge.config.maxBodySize;
+  let body: Buffer | IncomingMessage | null = null;
+  let spooled: number | null = null;
+  const declared = req.headers['content-length'];
+  if (declared !== undefined) {
+    if (limit > 0 && Number(declared) > limit) throw tooLarge(limit);
+    if (declared !== '0') body = req;
+  } else if (req.headers['transfer-encoding'] !== undefined) {
+    // php-fpm reads exactly CONTENT_LENGTH bytes, so a chunked body must be complete before it is sent.
+    body = await collect(req, limit);
+    spooled = body.length;
+  }
+  const request = incomingToRequest(req, spooled);
+  const route = bridge.route(request);
+  if (route.kind === 'static') {
+    serveStatic(req, res, route.filename, route.stats);
+    return;
+  }
+  if (route.kind === 'redirect') {
+    res.writeHead(308, { Location: route.location, 'Content-Type': 'text/plain; charset=utf-8' });
+    res.end(`308 Permanent Redirect to ${route.location}\n`);
+    return;
+  }
+  const call = bridge.stream(request, route, body, requestId);
+  // The client went away before the response was complete: free the worker now, not when PHP finishes.
+  const onClose = () => {
+    if (!res.writableFinished) call.abort(new AbortedError('the client closed the connection'));
+  };
+  res.once('close', onClose);
+  let response: Awaited<typeof call.response>;
+  try {
+    response = await call.response;
+  } catch (err) {
+    res.off('close', onClose);
+    fail(bridge, req, res, err, requestId);
+    return;
+  }
+  res.writeHead(response.status, response.statusText, response.headers);
+  pipeline(response.body, res, (err) => {
+    if (
+      err &&
+      !(err instanceof AbortedError) &&
+      (err as NodeJS.ErrnoException).code !== 'ERR_STREAM_PREMATURE_CLOSE'
+    ) {
+      bridge.log.error(
+        { requestId, code: (err as FpmBridgeError).code, err: err.message },
+        'response body failed',
+      );
+    }
+  });
+}
+
+function tooLarge(limit: number): BodyTooLargeError {
+  return new BodyTooLargeError(`request body is larger than "maxBodySize" (${limit} bytes)`);
+}
+
+function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (limit > 0 && size > limit) {
+        req.removeAllListeners('data');
+        req.resume();
+        reject(tooLarge(limit));
+        return;
+      }
+      chunks.push(chunk);
+    });
+    req.once('end', () => resolve(Buffer.concat(chunks, size)));
+    req.once('error', reject);
+  });
+}
+
+function fail(
+  bridge: Bridge,
+  req: IncomingMessage,
+  res: ServerResponse,
+  err: unknown,
+  requestId: string,
+): void {
+  const known = err instanceof FpmBridgeError;
+  const status = known ? err.statusCode : 500;
+  if (err instanceof AbortedError) return;
+  const entry = {
+    requestId,
+    method: req.method,
+    url: req.url,
+    status,
+    code: known ? err.code : undefined,
+    err: (err as Error).message,
+  };
+  if (status >= 500) bridge.log.error(entry, 'request failed');
+  else bridge.log.info(entry, 'request refused');
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  const text = `${status} ${STATUS_CODES[status] ?? ''}\n`;
+  res.writeHead(status, {
+    'Content-Type': 'text/plain; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...(status === 503 ? { 'Retry-After': '1' } : {}),
+  });
+  res.end(text);
+  // A request refused before its body was read: drop the rest rather than read it for nothing.
+  if (!req.complete) req.resume();
+}
+
+/** Listens on `HOST:PORT` or `PORT`; resolves with the URL. */
+export function listen(server: Server, spec: string): Promise<string> {
+  const m = /^(?:(.*):)?(\d+)$/.exec(spec);
+  const host = m?.[1] === undefined || m[1] === '' ? '127.0.0.1' : m[1].replace(/^\[|\]$/g, '');
+  const port = Number(m?.[2] ?? Number.NaN);
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const a = server.address() as AddressInfo;
+      const shown = a.family === 'IPv6' ? `[${a.address}]` : a.address;
+      resolve(`http://${shown}:${a.port}`);
+    });
+  });
+}
