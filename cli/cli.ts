@@ -1,9 +1,9 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { startBackend } from '../proxy/backend.ts';
 import { Bridge, SERVER_SOFTWARE } from '../proxy/bridge.ts';
 import { loadConfig } from '../proxy/config.ts';
-import { ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import { ConfigError, UsageError } from '../proxy/errors.ts';
 import { createJsonLogger } from '../proxy/log.ts';
 import { createFrontServer, listen } from '../server/server.ts';
 
@@ -29,24 +29,14 @@ Options:
   -h, --help           show this help
 `;
 
-class UsageError extends FpmBridgeError {
-  constructor(message: string) {
-    super('FPM_BRIDGE_ERR_USAGE', 2, message);
-  }
-}
-
 async function serve(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    options: {
-      listen: { type: 'string' },
-      fpm: { type: 'string', multiple: true },
-      workers: { type: 'string' },
-      config: { type: 'string' },
-      debug: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
+  const { values, positionals } = parseCommand('serve', argv, {
+    listen: { type: 'string' },
+    fpm: { type: 'string', multiple: true },
+    workers: { type: 'string' },
+    config: { type: 'string' },
+    debug: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
   });
   if (values.help) {
     process.stdout.write(SERVE_USAGE);
@@ -99,6 +89,14 @@ async function serve(argv: string[]): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 }
 
+function parseCommand<T extends ParseArgsConfig['options']>(command: string, args: string[], options: T) {
+  try {
+    return parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    throw new UsageError(`${(err as Error).message} — run "fpm-bridge ${command} --help"`);
+  }
+}
+
 async function main(argv: string[]): Promise<void> {
   const [command, ...rest] = argv;
   switch (command) {
@@ -119,10 +117,6 @@ const argv = process.argv.slice(2);
 main(argv).catch((err: unknown) => {
   const debug = argv.includes('--debug');
   if (debug || !(err instanceof Error)) console.error(err);
-  else if (err instanceof TypeError && (err as NodeJS.ErrnoException).code?.startsWith('ERR_PARSE_ARGS')) {
-    console.error(`fpm-bridge: ${err.message} — run "fpm-bridge ${argv[0] ?? ''} --help"`);
-  } else {
-    console.error(`fpm-bridge: ${err.message}`);
-  }
-  process.exit(err instanceof FpmBridgeError && err.statusCode === 2 ? 2 : 1);
+  else console.error(`fpm-bridge: ${err.message}`);
+  process.exit(err instanceof UsageError ? 2 : 1);
 });

@@ -157,3 +157,10 @@ export class BodyError extends FpmBridgeError {
     super('FPM_BRIDGE_ERR_BODY', 400, message, options);
   }
 }
+
+/** The command line is wrong (unknown command, bad option); the CLI exits with status 2. */
+export class UsageError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_USAGE', 400, message);
+  }
+}

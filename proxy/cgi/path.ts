@@ -64,7 +64,11 @@ function percentDecode(raw: string): string {
     } else if (c < 0x80) {
       bytes[n++] = c;
     } else {
-      n += bytes.write(raw[i]!, n, 'utf8');
+      // Whole code points: a character outside the BMP is two UTF-16 units, and writing each half alone
+      // would turn it into two U+FFFD.
+      const cp = raw.codePointAt(i)!;
+      n += bytes.write(String.fromCodePoint(cp), n, 'utf8');
+      if (cp > 0xffff) i++;
     }
   }
   try {

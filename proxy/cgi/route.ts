@@ -115,14 +115,24 @@ export class Router {
 
   private stat(path: string): Stats | undefined {
     const filename = this.filename(path);
-    // Synchronous on purpose: a stat of a local file takes microseconds, far less than a thread-pool hop.
-    const stats = statSync(filename, { throwIfNoEntry: false });
+    let stats: Stats | undefined;
+    try {
+      // Synchronous on purpose: a stat of a local file takes microseconds, far less than a thread-pool hop.
+      stats = statSync(filename, { throwIfNoEntry: false });
+    } catch (err) {
+      // A path through a file (`/hello.txt/x`: ENOTDIR), a name longer than NAME_MAX or a symlink loop
+      // names nothing, as for nginx's try_files; throwIfNoEntry only covers ENOENT.
+      if (NO_ENTRY.has((err as NodeJS.ErrnoException).code ?? '')) return undefined;
+      throw err;
+    }
     if (stats === undefined || !this.options.symlinksWithinDocroot) return stats;
     const real = safeRealpath(filename);
     const root = this.realDocroot;
     return real === root || real.startsWith(root === '/' ? root : `${root}/`) ? stats : undefined;
   }
 }
+
+const NO_ENTRY = new Set(['ENOENT', 'ENOTDIR', 'ENAMETOOLONG', 'ELOOP']);
 
 function hasDotSegment(path: string): boolean {
   let at = path.indexOf('/.');

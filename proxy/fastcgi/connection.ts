@@ -190,6 +190,9 @@ export class Connection implements RecordSink {
       // The slot stays taken until END_REQUEST for it arrives; records for it are drained meanwhile.
       this.socket.write(encodeRecord(ABORT_REQUEST, culprit.requestId, EMPTY));
       culprit.fail(err);
+      // If the culprit's unread body had paused the socket, its END_REQUEST (and the other requests'
+      // records) could never be read: its records are drained from now on, so read again.
+      this.resumeReading();
       return;
     }
     this.teardown(err, culprit);
@@ -201,6 +204,9 @@ export class Connection implements RecordSink {
   }
 
   onStream(type: number, requestId: number, data: Buffer): void {
+    // Id 0 is FCGI_NULL_REQUEST_ID, for management records only: stream content there is a broken peer,
+    // not a record for "no request" to drop (HAProxy 3ac082b2b).
+    if (requestId === 0) this.unexpected(type, requestId);
     const ex = this.slots[requestId];
     if (type === STDOUT) {
       if (ex === undefined || ex.done) return;
@@ -270,6 +276,10 @@ export class Connection implements RecordSink {
     } else {
       throw new ProtocolError(`FastCGI END_REQUEST with unknown protocolStatus ${protocolStatus}`);
     }
+    // A pause was backpressure from a response body; once that response ended (its stream got push(null)
+    // and never asks for more) nothing else would resume reading, and the next request on this kept
+    // connection would wait forever for records still sitting in the socket.
+    this.resumeReading();
     if (!this.reusable && this.active === 0) this.close();
     else if (!this.closed) this.owner.onConnectionFree(this);
   }

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +25,7 @@ export interface SupervisorOptions {
   onExit?: (code: number | null, signal: NodeJS.Signals | null) => void;
 }
 
+const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5000;
 /** A php-fpm that stayed up this long resets the backoff: the next crash is a new incident. */
@@ -121,7 +122,15 @@ export class PhpFpmSupervisor {
       env.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${o.phpIniDirs.join(':')}`;
     }
     const stdout = this.logReader === null ? 'inherit' : 'ignore';
-    const child = spawn(o.binary, args, { env, stdio: ['ignore', stdout, stdout] });
+    // Through setpriv, the kernel sends php-fpm SIGTERM when we die, even by SIGKILL, when no exit handler
+    // runs: no orphaned php-fpm holding workers. Without setpriv, only a normal exit stops it.
+    const child =
+      SETPRIV === null
+        ? spawn(o.binary, args, { env, stdio: ['ignore', stdout, stdout] })
+        : spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', o.binary, ...args], {
+            env,
+            stdio: ['ignore', stdout, stdout],
+          });
     this.child = child;
     this.startedAt = Date.now();
     const spawnFailed = new Promise<never>((_, reject) => {

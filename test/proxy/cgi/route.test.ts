@@ -1,0 +1,285 @@
+import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { type Route, type RouteOptions, Router } from '../../../proxy/cgi/route.ts';
+import { loadConfig } from '../../../proxy/config.ts';
+import { NotFoundError } from '../../../proxy/errors.ts';
+import { FIXTURES_DOCROOT } from '../../support/bridge.ts';
+
+const D = FIXTURES_DOCROOT;
+/** The shipped default split, `^(.+?\.php)(/.*)?$`, taken from the config so the two cannot drift apart. */
+const DEFAULT_PATH_INFO = loadConfig({ mode: 'serve', base: D, env: {}, overrides: { docroot: D } }).config
+  .pathInfo;
+
+function router(options: Partial<RouteOptions> = {}): Router {
+  return new Router({
+    docroot: D,
+    index: 'index.php',
+    frontController: 'index.php',
+    frontControllerOnly: false,
+    pathInfo: DEFAULT_PATH_INFO,
+    scriptExtensions: ['.php'],
+    checkFiles: true,
+    staticFiles: true,
+    symlinksWithinDocroot: false,
+    ...options,
+  });
+}
+
+const script = (scriptName: string, pathInfo = ''): Route => ({ kind: 'script', scriptName, pathInfo });
+const FRONT = script('/index.php');
+
+/** Compares a route, reducing a static route's Stats to its size. */
+function shape(route: Route): unknown {
+  return route.kind === 'static'
+    ? { kind: 'static', filename: route.filename, size: route.stats.size }
+    : route;
+}
+
+const notFound = { name: 'NotFoundError', code: 'FPM_BRIDGE_ERR_NOT_FOUND', statusCode: 404 };
+
+describe('Router with the default options (try_files $uri $uri/ /index.php)', () => {
+  const r = router();
+  const cases: [what: string, path: string, query: string, expected: Route][] = [
+    ['an existing script runs', '/dump.php', '', script('/dump.php')],
+    ['a script in a sub directory runs', '/sub/page.php', '', script('/sub/page.php')],
+    ['a script name with a space runs', '/with space.php', '', script('/with space.php')],
+    ['the path after the script becomes PATH_INFO', '/dump.php/foo/bar', '', script('/dump.php', '/foo/bar')],
+    ['the split is at the first ".php"', '/dump.php/b.php/c', '', script('/dump.php', '/b.php/c')],
+    ['"/" runs the root index', '/', '', script('/index.php')],
+    ['a directory with a slash runs its index', '/sub/', '', script('/sub/index.php')],
+    [
+      'a script under /upload/ runs (frontControllerOnly is off)',
+      '/upload/evil.php',
+      '',
+      script('/upload/evil.php'),
+    ],
+    ['a missing script runs the front controller', '/missing.php', '', FRONT],
+    ['a missing script with path info runs the front controller', '/missing.php/x', '', FRONT],
+    ['a path that names nothing runs the front controller', '/no/such/page', 'a=1', FRONT],
+    ['a directory without index runs the front controller', '/assets/', '', FRONT],
+    ['a directory without index and without slash runs the front controller', '/assets', '', FRONT],
+    [
+      '".php" is matched case-sensitively: /x.PHP/y is no script and runs the front controller',
+      '/x.PHP/y',
+      '',
+      FRONT,
+    ],
+    [
+      'a path through a file runs the front controller (regression: ENOTDIR escaped)',
+      '/hello.txt/x',
+      '',
+      FRONT,
+    ],
+    [
+      'a split naming a script below a file runs the front controller (regression: ENOTDIR escaped)',
+      '/hello.txt/a.php',
+      '',
+      FRONT,
+    ],
+    [
+      'a segment longer than NAME_MAX runs the front controller (regression: ENAMETOOLONG escaped)',
+      `/${'a'.repeat(300)}`,
+      '',
+      FRONT,
+    ],
+    [
+      'a directory with an index, without slash, redirects to the slash',
+      '/sub',
+      '',
+      { kind: 'redirect', location: '/sub/' },
+    ],
+    [
+      'the redirect keeps the raw query',
+      '/sub',
+      'p=2&q=%20',
+      { kind: 'redirect', location: '/sub/?p=2&q=%20' },
+    ],
+  ];
+  for (const [what, path, query, expected] of cases) {
+    test(`${what}: ${JSON.stringify(path)}`, () => {
+      assert.deepEqual(r.route(path, query), expected);
+    });
+  }
+
+  const statics: [what: string, path: string, file: string, size: number][] = [
+    ['an existing non-script file is served', '/hello.txt', 'hello.txt', 25],
+    ['a file in a directory without index is served', '/assets/app.css', 'assets/app.css', 21],
+    ['a binary file is served', '/pixel.png', 'pixel.png', 70],
+    [
+      '/.well-known/ is the one dot directory served',
+      '/.well-known/security.txt',
+      '.well-known/security.txt',
+      37,
+    ],
+  ];
+  for (const [what, path, file, size] of statics) {
+    test(`${what}: ${JSON.stringify(path)}`, () => {
+      assert.deepEqual(shape(r.route(path, '')), { kind: 'static', filename: join(D, file), size });
+    });
+  }
+
+  const refused: [what: string, path: string][] = [
+    ['a dotfile is never served', '/.env'],
+    ['x.PHP is neither run (case-sensitive split) nor served as source', '/x.PHP'],
+  ];
+  for (const [what, path] of refused) {
+    test(`${what}: ${JSON.stringify(path)} → NotFoundError`, () => {
+      assert.throws(() => r.route(path, ''), NotFoundError);
+      assert.throws(() => r.route(path, ''), notFound);
+    });
+  }
+
+  test('filename() joins the docroot and a path', () => {
+    assert.equal(r.filename('/a/b.txt'), `${D}/a/b.txt`);
+    assert.equal(router({ docroot: '/' }).filename('/etc/hostname'), '/etc/hostname');
+  });
+});
+
+describe('Router with frontControllerOnly (nothing uploaded can ever run)', () => {
+  const r = router({ frontControllerOnly: true });
+  for (const path of [
+    '/upload/evil.php',
+    '/dump.php',
+    '/dump.php/x',
+    '/hello.txt',
+    '/sub/',
+    '/sub',
+    '/x.PHP',
+    '/.env',
+  ]) {
+    test(`${JSON.stringify(path)} runs the front controller`, () => {
+      assert.deepEqual(r.route(path, ''), FRONT);
+    });
+  }
+});
+
+describe('Router with frontController: false (direct-script mode)', () => {
+  const r = router({ frontController: false });
+  for (const path of ['/no/such/page', '/missing.php', '/assets/', '/x.PHP/y']) {
+    test(`${JSON.stringify(path)} → NotFoundError`, () => {
+      assert.throws(() => r.route(path, ''), notFound);
+    });
+  }
+  test('existing scripts and indexes still run', () => {
+    assert.deepEqual(r.route('/dump.php/x', ''), script('/dump.php', '/x'));
+    assert.deepEqual(r.route('/', ''), script('/index.php'));
+    assert.deepEqual(r.route('/sub/', ''), script('/sub/index.php'));
+  });
+});
+
+describe('Router with another front controller', () => {
+  test('the front controller is named relative to the docroot, with or without a leading slash', () => {
+    assert.deepEqual(
+      router({ frontController: 'sub/index.php' }).route('/nothing', ''),
+      script('/sub/index.php'),
+    );
+    assert.deepEqual(
+      router({ frontController: '/sub/index.php' }).route('/nothing', ''),
+      script('/sub/index.php'),
+    );
+  });
+});
+
+describe('Router with staticFiles: false (Lambda default)', () => {
+  const r = router({ staticFiles: false });
+  test('an existing non-script file runs the front controller', () => {
+    assert.deepEqual(r.route('/hello.txt', ''), FRONT);
+  });
+  test('dotfiles and x.PHP are still refused', () => {
+    assert.throws(() => r.route('/.env', ''), notFound);
+    assert.throws(() => r.route('/x.PHP', ''), notFound);
+  });
+});
+
+describe('Router with checkFiles: false (HAProxy fcgi-app semantics, files not local)', () => {
+  const r = router({ checkFiles: false, docroot: '/srv/remote' });
+  const cases: [path: string, expected: Route][] = [
+    ['/missing.php', script('/missing.php')],
+    ['/app.php/x/y', script('/app.php', '/x/y')],
+    ['/', script('/index.php')],
+    ['/dir/', script('/dir/index.php')],
+    ['/dir', FRONT],
+    ['/style.css', FRONT],
+  ];
+  for (const [path, expected] of cases) {
+    test(`${JSON.stringify(path)} → ${JSON.stringify(expected)}`, () => {
+      assert.deepEqual(r.route(path, ''), expected);
+    });
+  }
+});
+
+describe('Router on a docroot with symlinks and look-alike names', () => {
+  let base = '';
+  let root = '';
+  before(() => {
+    base = mkdtempSync(join(tmpdir(), 'fpm-bridge-route-'));
+    root = join(base, 'public');
+    mkdirSync(join(base, 'outside'));
+    mkdirSync(root);
+    writeFileSync(join(base, 'outside', 'secret.txt'), 'secret\n');
+    writeFileSync(join(root, 'real.txt'), 'real\n');
+    writeFileSync(join(root, 'index.php'), '<?php\n');
+    writeFileSync(join(root, 'page.phtml'), '<?php\n');
+    // Fullwidth "ｐ" (U+FF50): looks like ".php", is not (Caddy fb324331f).
+    writeFileSync(join(root, 'shell.\uff50hp'), '<?php\n');
+    symlinkSync(join(base, 'outside', 'secret.txt'), join(root, 'link.txt'));
+    symlinkSync(join(base, 'outside'), join(root, 'linkdir'));
+    symlinkSync(join(root, 'real.txt'), join(root, 'inside.txt'));
+    symlinkSync(join(root, 'loop'), join(root, 'loop'));
+  });
+  after(() => rmSync(base, { recursive: true, force: true }));
+
+  test('symlinks are followed by default, as nginx does', () => {
+    const r = router({ docroot: root });
+    assert.deepEqual(shape(r.route('/link.txt', '')), {
+      kind: 'static',
+      filename: join(root, 'link.txt'),
+      size: 7,
+    });
+    assert.deepEqual(shape(r.route('/linkdir/secret.txt', '')), {
+      kind: 'static',
+      filename: join(root, 'linkdir/secret.txt'),
+      size: 7,
+    });
+  });
+
+  test('with symlinksWithinDocroot, a link that leaves the docroot names nothing (front controller)', () => {
+    const r = router({ docroot: root, symlinksWithinDocroot: true });
+    assert.deepEqual(r.route('/link.txt', ''), FRONT);
+    assert.deepEqual(r.route('/linkdir/secret.txt', ''), FRONT);
+    assert.deepEqual(shape(r.route('/inside.txt', '')), {
+      kind: 'static',
+      filename: join(root, 'inside.txt'),
+      size: 5,
+    });
+  });
+
+  test('a symlink loop names nothing (regression: ELOOP escaped)', () => {
+    assert.deepEqual(router({ docroot: root }).route('/loop', ''), FRONT);
+  });
+
+  test('a Unicode look-alike of ".php" is not a script: served as a file, never run', () => {
+    const r = router({ docroot: root });
+    const name = '/shell.\uff50hp';
+    assert.deepEqual(shape(r.route(name, '')), { kind: 'static', filename: join(root, name), size: 6 });
+    assert.deepEqual(r.route(`${name}/x`, ''), FRONT);
+  });
+
+  test('a file with a script extension the split does not recognise is refused, never served as source', () => {
+    const r = router({ docroot: root, scriptExtensions: ['.php', '.phtml'] });
+    assert.throws(() => r.route('/page.phtml', ''), notFound);
+  });
+
+  test('a split that names no script extension is not run', () => {
+    const r = router({ docroot: root, pathInfo: /^(.+?\.txt)(\/.*)?$/s });
+    assert.deepEqual(shape(r.route('/real.txt', '')), {
+      kind: 'static',
+      filename: join(root, 'real.txt'),
+      size: 5,
+    });
+    assert.deepEqual(r.route('/real.txt/x', ''), FRONT);
+  });
+});
