@@ -86,6 +86,12 @@ const LEVEL = /^\[[^\]]+\] (NOTICE|WARNING|ERROR|ALERT|DEBUG): (.*)$/;
 
 /** php-fpm's own lines carry a date and level; worker output (decorate_workers_output = no) does not. */
 function logFpmLine(log: Logger, line: string): void {
+  // PHP's own log messages also arrive as FastCGI STDERR with the request they belong to (logged with its
+  // id); the worker's copy relayed by the master is the duplicate, kept for --debug.
+  if (line.startsWith('NOTICE: PHP message: ')) {
+    log.debug({ source: 'php' }, line.slice(8));
+    return;
+  }
   const m = LEVEL.exec(line);
   if (m === null) {
     log.warn({ source: 'php' }, line);

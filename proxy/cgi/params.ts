@@ -135,7 +135,7 @@ export class ParamsBuilder {
       else if (name === 'HTTP_AUTHORIZATION') basicAuth(p, value);
       appendOrJoin(p, firstHeader, name, value, name === 'HTTP_COOKIE' ? '; ' : ', ');
     }
-    p.push('SERVER_NAME', host === null ? req.serverAddress : hostName(host));
+    p.push('SERVER_NAME', host === null || host === '' ? req.serverAddress : hostName(host));
     if (req.extraParams !== undefined) for (const x of req.extraParams) p.push(x);
     for (const rule of this.rules) {
       let value = '';

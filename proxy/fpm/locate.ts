@@ -39,7 +39,12 @@ function findIn(dir: string): string | null {
  * `php-fpm*` on PATH, then `/usr/sbin/php-fpm*` (Debian puts it there, outside a user's PATH), then the
  * Lambda layer's `/opt/bin/php-fpm`. Throws a one-line {@link PhpFpmNotFoundError} naming the fix.
  */
-export function locatePhpFpm(explicit?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function locatePhpFpm(
+  explicit?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  systemDirs: readonly string[] = ['/usr/sbin', '/usr/local/sbin'],
+  layerBinary = '/opt/bin/php-fpm',
+): string {
   if (explicit !== undefined && explicit !== '') {
     if (executable(explicit)) return explicit;
     throw new PhpFpmNotFoundError(
@@ -47,11 +52,11 @@ export function locatePhpFpm(explicit?: string, env: NodeJS.ProcessEnv = process
     );
   }
   const dirs = (env.PATH ?? '').split(delimiter).filter((d) => d !== '');
-  for (const dir of [...dirs, '/usr/sbin', '/usr/local/sbin']) {
+  for (const dir of [...dirs, ...systemDirs]) {
     const hit = findIn(dir);
     if (hit !== null) return hit;
   }
-  if (executable('/opt/bin/php-fpm')) return '/opt/bin/php-fpm';
+  if (executable(layerBinary)) return layerBinary;
   throw new PhpFpmNotFoundError(
     'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
   );

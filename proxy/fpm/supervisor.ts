@@ -124,13 +124,17 @@ export class PhpFpmSupervisor {
     const stdout = this.logReader === null ? 'inherit' : 'ignore';
     // Through setpriv, the kernel sends php-fpm SIGTERM when we die, even by SIGKILL, when no exit handler
     // runs: no orphaned php-fpm holding workers. Without setpriv, only a normal exit stops it.
+    // detached: php-fpm leads its own process group, so that when its master dies by SIGKILL the workers it
+    // leaves behind (still holding kept connections) can be killed as a group.
+    const spawnOptions = {
+      env,
+      stdio: ['ignore', stdout, stdout] as ('ignore' | 'inherit')[],
+      detached: true,
+    };
     const child =
       SETPRIV === null
-        ? spawn(o.binary, args, { env, stdio: ['ignore', stdout, stdout] })
-        : spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', o.binary, ...args], {
-            env,
-            stdio: ['ignore', stdout, stdout],
-          });
+        ? spawn(o.binary, args, spawnOptions)
+        : spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', o.binary, ...args], spawnOptions);
     this.child = child;
     this.startedAt = Date.now();
     const spawnFailed = new Promise<never>((_, reject) => {
@@ -139,6 +143,7 @@ export class PhpFpmSupervisor {
       );
       child.once('exit', (code, signal) => {
         if (this.child === child) this.child = null;
+        killGroup(child, 'SIGKILL');
         reject(
           new PhpFpmStartError(
             `php-fpm "${o.binary}" exited during start (${signal ?? `code ${code}`}); its log lines above say why`,
@@ -195,12 +200,20 @@ export class PhpFpmSupervisor {
   }
 
   private killNow(): void {
-    try {
-      this.child?.kill('SIGTERM');
-    } catch {}
+    if (this.child !== null) killGroup(this.child, 'SIGTERM');
     try {
       rmSync(this.dir, { recursive: true, force: true });
     } catch {}
+  }
+}
+
+/** Signals php-fpm's whole process group: the master and every worker, orphaned or not. */
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: the group is already gone.
   }
 }
 

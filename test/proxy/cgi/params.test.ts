@@ -237,6 +237,7 @@ describe('ParamsBuilder: SERVER_NAME', () => {
     ['[::1]', '[::1]'],
     ['[2001:db8::1]:443', '[2001:db8::1]'],
     [null, '10.0.0.1'],
+    ['', '10.0.0.1'],
   ];
   for (const [host, serverName] of cases) {
     test(`Host ${host === null ? '(none)' : JSON.stringify(host)} → SERVER_NAME ${JSON.stringify(serverName)}, HTTP_HOST unchanged`, () => {

@@ -1,0 +1,137 @@
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { PhpFpmNotFoundError, PhpFpmStartError, UpstreamClosedError } from '../../../proxy/errors.ts';
+import { locatePhpFpm } from '../../../proxy/fpm/locate.ts';
+import { PhpFpmSupervisor } from '../../../proxy/fpm/supervisor.ts';
+import { bufferCgi } from '../../../proxy/upstream.ts';
+import { startBridge } from '../../support/bridge.ts';
+import { startFpm } from '../../support/php-fpm.ts';
+
+function fakeBinaries(...names: string[]): string {
+  const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-bin-'));
+  for (const name of names) writeFileSync(join(dir, name), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+  return dir;
+}
+
+const HELLO = join(mkdtempSync(join(tmpdir(), 'fpm-bridge-sup-')), 'hello.php');
+writeFileSync(HELLO, '<?php echo "hello from ", getmypid();');
+const params = ['REQUEST_METHOD', 'GET', 'SCRIPT_FILENAME', HELLO, 'SCRIPT_NAME', '/hello.php'];
+
+describe('locatePhpFpm', () => {
+  it('prefers the newest versioned php-fpm on PATH', () => {
+    const dir = fakeBinaries('php-fpm8.1', 'php-fpm8.3', 'php-fpm');
+    assert.equal(locatePhpFpm(undefined, { PATH: dir }, []), join(dir, 'php-fpm8.3'));
+  });
+
+  it('uses an explicit binary and names it when it is missing', () => {
+    const dir = fakeBinaries('custom-fpm');
+    assert.equal(locatePhpFpm(join(dir, 'custom-fpm'), {}), join(dir, 'custom-fpm'));
+    assert.throws(() => locatePhpFpm('/nope/php-fpm', {}), {
+      name: 'PhpFpmNotFoundError',
+      code: 'FPM_BRIDGE_ERR_PHP_FPM_NOT_FOUND',
+      message:
+        'php-fpm binary "/nope/php-fpm" (from "phpFpmBinary" or FPM_BRIDGE_PHP_FPM) does not exist or is not executable',
+    });
+  });
+
+  it('says where it looked and which package to install when there is none', () => {
+    assert.throws(
+      () => locatePhpFpm(undefined, { PATH: '/nonexistent' }, [], '/nonexistent/opt/bin/php-fpm'),
+      (err: unknown) => {
+        assert.ok(err instanceof PhpFpmNotFoundError);
+        assert.equal(
+          err.message,
+          'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
+        );
+        return true;
+      },
+    );
+  });
+});
+
+describe('PhpFpmSupervisor', () => {
+  it('restarts php-fpm after it is killed, and requests succeed again on the same socket', async () => {
+    const fpm = await startFpm({ workers: 1 });
+    try {
+      const first = await bufferCgi(fpm.pool, { params, body: null }).response;
+      assert.match(first.body.toString(), /^hello from \d+$/);
+      const exited = new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (fpm.supervisor.pid === null || fpm.supervisor.restarts > 0) {
+            clearInterval(timer);
+            resolve();
+          }
+        }, 5);
+      });
+      process.kill(fpm.supervisor.pid!, 'SIGKILL');
+      await exited;
+      await fpm.supervisor.whenReady();
+      assert.equal(fpm.supervisor.restarts, 1);
+      const again = await bufferCgi(fpm.pool, { params, body: null }).response;
+      assert.equal(again.status, 200);
+      assert.notEqual(again.body.toString(), first.body.toString());
+    } finally {
+      await fpm.stop();
+    }
+  });
+
+  it('removes its private directory, socket included, when stopped', async () => {
+    const fpm = await startFpm({ workers: 1 });
+    assert.ok(existsSync(fpm.socket));
+    await fpm.stop();
+    assert.equal(existsSync(fpm.supervisor.dir), false);
+    assert.equal(fpm.supervisor.pid, null);
+  });
+
+  it('fails the start with the exit status when php-fpm exits at once', async () => {
+    const dir = fakeBinaries('php-fpm');
+    const supervisor = new PhpFpmSupervisor({
+      binary: join(dir, 'php-fpm'),
+      workers: 1,
+      requestTerminateTimeout: 0,
+      scriptExtensions: ['.php'],
+      phpIniDirs: [],
+      startTimeout: 5000,
+    });
+    await assert.rejects(supervisor.start(), (err: unknown) => {
+      assert.ok(err instanceof PhpFpmStartError);
+      assert.equal(err.code, 'FPM_BRIDGE_ERR_PHP_FPM_START');
+      assert.equal(
+        err.message,
+        `php-fpm "${join(dir, 'php-fpm')}" exited during start (code 1); its log lines above say why`,
+      );
+      return true;
+    });
+    await supervisor.stop();
+  });
+});
+
+describe('Bridge over a supervised php-fpm', () => {
+  it('breaks the response php-fpm died under, then waits for the restart and serves the next request', async () => {
+    const t = await startBridge({ overrides: { workers: 1 } });
+    try {
+      const supervisor = t.bridge.backend.supervisor!;
+      const inFlight = await t.stream({ uri: '/slow-body.php?s=5' });
+      assert.equal(inFlight.status, 200);
+      const received: Buffer[] = [];
+      const bodyDone = new Promise<unknown>((resolve) => {
+        inFlight.body.on('data', (d: Buffer) => received.push(d));
+        inFlight.body.on('error', resolve);
+        inFlight.body.on('end', () => resolve(null));
+      });
+      process.kill(supervisor.pid!, 'SIGKILL');
+      const err = await bodyDone;
+      assert.ok(err instanceof UpstreamClosedError);
+      assert.equal(err.code, 'FPM_BRIDGE_ERR_UPSTREAM_CLOSED');
+      assert.equal(Buffer.concat(received).toString(), 'start\n');
+      const next = await t.request({ uri: '/dump.php' });
+      assert.equal(next.status, 200);
+      assert.equal(supervisor.restarts, 1);
+    } finally {
+      await t.close();
+    }
+  });
+});
