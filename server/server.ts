@@ -6,10 +6,11 @@ import {
   STATUS_CODES,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pipeline } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
-import { AbortedError, BodyTooLargeError, FpmBridgeError } from '../proxy/errors.ts';
+import { AbortedError, FpmBridgeError } from '../proxy/errors.ts';
 import { incomingToRequest } from './incoming.ts';
+import { bodyTooLarge, type SpooledBody, spoolBody } from './spool.ts';
 import { serveStatic } from './static.ts';
 
 let sequence = 0;
@@ -33,18 +34,19 @@ async function handle(
   requestId: string,
 ): Promise<void> {
   const limit = bridge.config.maxBodySize;
-  let body: Buffer | IncomingMessage | null = null;
-  let spooled: number | null = null;
+  let body: Readable | Buffer | null = null;
+  let spooled: SpooledBody | null = null;
   const declared = req.headers['content-length'];
   if (declared !== undefined) {
-    if (limit > 0 && Number(declared) > limit) throw tooLarge(limit);
+    if (limit > 0 && Number(declared) > limit) throw bodyTooLarge(limit);
     if (declared !== '0') body = req;
   } else if (req.headers['transfer-encoding'] !== undefined) {
     // php-fpm reads exactly CONTENT_LENGTH bytes, so a chunked body must be complete before it is sent.
-    body = await collect(req, limit);
-    spooled = body.length;
+    spooled = await spoolBody(req, limit);
+    body = spooled.body;
+    res.once('close', spooled.dispose);
   }
-  const request = incomingToRequest(req, spooled);
+  const request = incomingToRequest(req, spooled?.length ?? null);
   const route = bridge.route(request);
   if (route.kind === 'static') {
     serveStatic(req, res, route.filename, route.stats);
@@ -84,29 +86,6 @@ async function handle(
   });
 }
 
-function tooLarge(limit: number): BodyTooLargeError {
-  return new BodyTooLargeError(`request body is larger than "maxBodySize" (${limit} bytes)`);
-}
-
-function collect(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (limit > 0 && size > limit) {
-        req.removeAllListeners('data');
-        req.resume();
-        reject(tooLarge(limit));
-        return;
-      }
-      chunks.push(chunk);
-    });
-    req.once('end', () => resolve(Buffer.concat(chunks, size)));
-    req.once('error', reject);
-  });
-}
-
 function fail(
   bridge: Bridge,
   req: IncomingMessage,
@@ -132,14 +111,16 @@ function fail(
     return;
   }
   const text = `${status} ${STATUS_CODES[status] ?? ''}\n`;
+  // A request refused before its body was read whole: say so and close rather than read the rest for
+  // nothing (the connection cannot serve another request until that body is gone).
+  const unread = !req.complete;
   res.writeHead(status, {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     ...(status === 503 ? { 'Retry-After': '1' } : {}),
+    ...(unread ? { Connection: 'close' } : {}),
   });
   res.end(text);
-  // A request refused before its body was read: drop the rest rather than read it for nothing.
-  if (!req.complete) req.resume();
 }
 
 /** Listens on `HOST:PORT` or `PORT`; resolves with the URL. */

@@ -1,0 +1,221 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { after, before, describe, it } from 'node:test';
+import type { Config } from '../../proxy/config.ts';
+import { createFrontServer } from '../../server/server.ts';
+import { SPOOL_MEMORY_LIMIT } from '../../server/spool.ts';
+import { type DumpBody, startBridge, type TestBridge, waitFor } from '../support/bridge.ts';
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+interface Front {
+  t: TestBridge;
+  port: number;
+  close(): Promise<void>;
+}
+
+async function front(overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Front> {
+  const t = await startBridge({ overrides });
+  const server = createFrontServer(t.bridge);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    t,
+    port: (server.address() as AddressInfo).port,
+    async close() {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+      await t.close();
+    },
+  };
+}
+
+/** One HTTP request with the target sent as is; `chunks` are written one by one (chunked unless a length is set). */
+function send(
+  port: number,
+  options: { method?: string; path: string; headers?: Record<string, string | number>; chunks?: Buffer[] },
+): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: options.method ?? 'GET',
+        path: options.path,
+        headers: options.headers,
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (d: Buffer) => parts.push(d));
+        res.on('end', () =>
+          resolve({ status: res.statusCode!, headers: res.headers, body: Buffer.concat(parts) }),
+        );
+        res.on('error', reject);
+      },
+    );
+    req.on('error', reject);
+    for (const c of options.chunks ?? []) req.write(c);
+    req.end();
+  });
+}
+
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+const spoolDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('fpm-bridge-body-'));
+
+describe('standalone front: bodies', () => {
+  let f: Front;
+  before(async () => {
+    f = await front({ maxBodySize: 8 * 1024 * 1024 });
+  });
+  after(() => f.close());
+
+  it('streams a body with Content-Length to PHP byte for byte', async () => {
+    const body = Buffer.alloc(3 * 1024 * 1024 + 5, 'a');
+    const res = await send(f.port, {
+      method: 'POST',
+      path: '/dump.php',
+      headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length },
+      chunks: [body],
+    });
+    assert.equal(res.status, 200);
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.deepEqual(dump.input, { length: body.length, md5: md5(body) });
+    assert.equal(dump.server.CONTENT_LENGTH, String(body.length));
+  });
+
+  it('collects a small chunked body in memory and sends its length as CONTENT_LENGTH', async () => {
+    const chunks = [Buffer.from('hello '), Buffer.from('chunked '), Buffer.from('world')];
+    const res = await send(f.port, {
+      method: 'POST',
+      path: '/dump.php',
+      headers: { 'Content-Type': 'text/plain' },
+      chunks,
+    });
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.deepEqual(dump.input, { length: 19, md5: md5(Buffer.concat(chunks)) });
+    assert.equal(dump.server.CONTENT_LENGTH, '19');
+    assert.equal(dump.server.HTTP_TRANSFER_ENCODING, undefined);
+  });
+
+  it('spools a chunked body larger than memory allows to a temporary file, removed afterwards', async () => {
+    const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(64 * 1024, i));
+    const whole = Buffer.concat(chunks);
+    assert.ok(whole.length > SPOOL_MEMORY_LIMIT);
+    const res = await send(f.port, { method: 'PUT', path: '/dump.php', chunks });
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.deepEqual(dump.input, { length: whole.length, md5: md5(whole) });
+    await waitFor(() => spoolDirs().length === 0, 'the spool directory to be removed');
+  });
+
+  it('answers 413 for a Content-Length over maxBodySize without running PHP', async () => {
+    const before = f.t.dispatched.length;
+    const res = await send(f.port, {
+      method: 'POST',
+      path: '/dump.php',
+      headers: { 'Content-Length': 9 * 1024 * 1024 },
+    });
+    assert.equal(res.status, 413);
+    assert.equal(res.body.toString(), '413 Payload Too Large\n');
+    assert.equal(f.t.dispatched.length, before);
+  });
+
+  it('answers 413 for a chunked body that grows over maxBodySize, leaving no spool file', async () => {
+    const chunks = Array.from({ length: 10 }, () => Buffer.alloc(1024 * 1024, 1));
+    const res = await send(f.port, { method: 'POST', path: '/dump.php', chunks }).catch((err: Error) => err);
+    // The server may answer before the whole upload is written; either way nothing reached PHP.
+    if (!(res instanceof Error)) assert.equal(res.status, 413);
+    await waitFor(() => spoolDirs().length === 0, 'the spool directory to be removed');
+  });
+});
+
+describe('standalone front: responses and failures', () => {
+  let f: Front;
+  before(async () => {
+    f = await front({ workers: 1, timeout: 1500, queueTimeout: 300 });
+  });
+  after(() => f.close());
+
+  it('streams a 10 MB response completely', async () => {
+    const res = await send(f.port, { path: '/stream.php' });
+    assert.equal(res.status, 200);
+    assert.equal(res.body.length, 10 * 1024 * 1024);
+  });
+
+  it('sends headers but no body for HEAD', async () => {
+    const res = await send(f.port, { method: 'HEAD', path: '/dump.php' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers['content-type'], 'application/json');
+    assert.equal(res.body.length, 0);
+  });
+
+  it('keeps repeated Set-Cookie headers apart', async () => {
+    const res = await send(f.port, { path: '/headers.php' });
+    assert.ok(Array.isArray(res.headers['set-cookie']));
+    assert.ok((res.headers['set-cookie'] as string[]).length >= 2);
+  });
+
+  it('gives PHP only the path of an absolute-form request target', async () => {
+    const res = await send(f.port, { path: 'http://example.test/dump.php?x=1' });
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.equal(dump.server.REQUEST_URI, '/dump.php?x=1');
+    assert.equal(dump.server.QUERY_STRING, 'x=1');
+  });
+
+  it('answers 504 past the timeout, and the single worker serves the next request', async () => {
+    const slow = await send(f.port, { path: '/sleep.php?s=3' });
+    assert.equal(slow.status, 504);
+    assert.equal(slow.body.toString(), '504 Gateway Timeout\n');
+    const next = await send(f.port, { path: '/dump.php' });
+    assert.equal(next.status, 200);
+  });
+
+  it('answers 503 with Retry-After when the only worker stays busy past queueTimeout', async () => {
+    const busy = send(f.port, { path: '/sleep.php?s=1' });
+    await waitFor(() => f.t.bridge.backend.pools[0]!.stats.active === 1, 'the worker to be busy');
+    const queued = await send(f.port, { path: '/dump.php' });
+    assert.equal(queued.status, 503);
+    assert.equal(queued.headers['retry-after'], '1');
+    assert.equal((await busy).status, 200);
+  });
+
+  it('frees the worker when the client disconnects in the middle of a download', async () => {
+    await new Promise<void>((resolve) => {
+      const req = request({ host: '127.0.0.1', port: f.port, path: '/slow-body.php?s=30' }, (res) => {
+        res.once('data', () => {
+          req.destroy();
+          resolve();
+        });
+      });
+      req.on('error', () => {});
+      req.end();
+    }).catch(() => {});
+    const pool = f.t.bridge.backend.pools[0]!;
+    await waitFor(() => pool.stats.active === 0, 'the aborted request to release its connection');
+    assert.equal(f.t.log.filter((e) => e.fields.code === 'FPM_BRIDGE_ERR_ABORTED').length, 0);
+  });
+});
+
+describe('standalone front: php-fpm unreachable', () => {
+  it('answers 502 and logs the cause when nothing listens on the fpm address', async () => {
+    const f = await front({ fpm: ['unix:/nonexistent/php-fpm.sock'] });
+    try {
+      const res = await send(f.port, { path: '/dump.php' });
+      assert.equal(res.status, 502);
+      assert.equal(res.body.toString(), '502 Bad Gateway\n');
+      const entry = f.t.log.find((e) => e.fields.code === 'FPM_BRIDGE_ERR_CONNECT');
+      assert.match(
+        String(entry?.fields.err),
+        /^cannot connect to php-fpm at unix:\/nonexistent\/php-fpm\.sock: ENOENT/,
+      );
+    } finally {
+      await f.close();
+    }
+  });
+});
