@@ -238,7 +238,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'integer',
     min: 1,
     defaultText: '`1`',
-    meaning: 'requests at once on one connection when multiplexing (`option max-reqs`)',
+    meaning:
+      "requests at once on one connection when multiplexing (`option max-reqs`); with `getValues` the server's FCGI_MAX_REQS decides",
     default: () => 1,
   },
   {

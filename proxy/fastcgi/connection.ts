@@ -72,6 +72,8 @@ export class Connection implements RecordSink {
   /** Requests completed on this connection. */
   served = 0;
   closed = false;
+  /** Listed in the pool's idle stack (managed by the pool). */
+  idle = false;
   capacity: number;
   private readonly decoder = new RecordDecoder(this);
   private readonly slots: (Exchange | undefined)[] = [];

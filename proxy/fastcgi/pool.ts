@@ -97,7 +97,7 @@ export class Pool implements ConnectionOwner {
       const conn = this.popIdle() ?? this.open();
       if (conn !== null) {
         conn.start(ex);
-        if (conn.available) this.idle.push(conn);
+        this.makeIdle(conn);
         return ex;
       }
     }
@@ -117,7 +117,8 @@ export class Pool implements ConnectionOwner {
         ),
       );
     }
-    for (const c of this.idle) c.close();
+    // Closing removes a connection from `idle` (onConnectionClosed), so iterate over a copy.
+    for (const c of [...this.idle]) c.close();
     this.idle.length = 0;
     if (this.stats.active === 0) {
       for (const c of this.connections) c.close();
@@ -140,13 +141,15 @@ export class Pool implements ConnectionOwner {
       return;
     }
     while (this.waiting > 0 && conn.available) conn.start(this.shift()!);
-    if (conn.available && !this.idle.includes(conn)) this.idle.push(conn);
+    this.makeIdle(conn);
   }
 
   onConnectionClosed(conn: Connection): void {
     this.connections.delete(conn);
-    const at = this.idle.indexOf(conn);
-    if (at >= 0) this.idle.splice(at, 1);
+    if (conn.idle) {
+      conn.idle = false;
+      this.idle.splice(this.idle.indexOf(conn), 1);
+    }
     if (this.closed) {
       if (this.drained !== null && this.stats.active === 0) {
         for (const c of this.connections) c.close();
@@ -169,9 +172,18 @@ export class Pool implements ConnectionOwner {
     this.perConnection = 1;
   }
 
+  /** Lists a connection that can take a request, once. */
+  private makeIdle(conn: Connection): void {
+    if (conn.available && !conn.idle) {
+      conn.idle = true;
+      this.idle.push(conn);
+    }
+  }
+
   private popIdle(): Connection | null {
     while (this.idle.length > 0) {
       const conn = this.idle.pop()!;
+      conn.idle = false;
       if (conn.available) return conn;
     }
     return null;
@@ -260,19 +272,21 @@ export class Pool implements ConnectionOwner {
       if (conn === null) return;
       const ex = this.shift()!;
       conn.start(ex);
-      if (conn.available) this.idle.push(conn);
+      this.makeIdle(conn);
     }
   }
 
   private probe(): void {
     this.settings = 'probing';
-    getValues(this.address, this.options.connectTimeout || 2000).then(
+    // A server that ignores GET_VALUES never answers: wait one second at most before falling back.
+    getValues(this.address, Math.min(this.options.connectTimeout || 1000, 1000)).then(
       (values) => {
         if (values.maxConns !== undefined) {
           this.options.maxConns = Math.min(this.options.maxConns, values.maxConns);
         }
+        // As HAProxy does with get-values: the server's FCGI_MAX_REQS sets the requests per connection.
         this.perConnection =
-          values.mpxsConns === true ? Math.max(1, Math.min(values.maxReqs ?? 1, this.options.maxReqs)) : 1;
+          values.mpxsConns === true ? Math.max(1, values.maxReqs ?? this.options.maxReqs) : 1;
         this.settings = 'ready';
         this.pump();
       },
