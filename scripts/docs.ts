@@ -9,7 +9,7 @@ export function withTable(readme: string): string {
   const start = START.exec(readme);
   const end = readme.indexOf(END);
   if (start === null || end < 0) throw new Error('README.md lacks the config-table markers');
-  return readme.slice(0, start.index + start[0].length) + configTable() + '\n' + readme.slice(end);
+  return `${readme.slice(0, start.index + start[0].length)}${configTable()}\n${readme.slice(end)}`;
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
