@@ -39,10 +39,19 @@ export interface Config {
   maxBodySize: number;
   logStderr: 'log' | 'ignore';
   listen: string;
+  basePath: string;
+  textTypes: string[];
+  compress: 'auto' | 'never';
+  eventsScript: string | false;
+  failOn5xx: boolean;
+  trustForwardedHost: boolean;
+  timeoutMargin: number;
+  phpBinary: string;
 }
 
 type Kind =
   | 'string'
+  | 'string-or-empty'
   | 'boolean'
   | 'integer'
   | 'list'
@@ -263,9 +272,10 @@ export const SETTINGS: readonly Setting[] = [
     env: 'FPM_BRIDGE_TIMEOUT',
     kind: 'integer',
     min: 0,
-    defaultText: '`60000` ms (Lambda: remaining time − 1 s)',
-    meaning: 'per-request limit; past it → 504 and the connection (worker) released; `0` = none',
-    default: () => 60_000,
+    defaultText: '`60000` ms (Lambda: `0`)',
+    meaning:
+      'per-request limit; past it → 504 and the worker released; `0` = none. In Lambda the remaining invocation time minus `timeoutMargin` always applies too',
+    default: ({ mode }) => (mode === 'lambda' ? 0 : 60_000),
   },
   {
     key: 'connectTimeout',
@@ -338,6 +348,87 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: '`127.0.0.1:8080`',
     meaning: '`serve` only: address to listen on, `HOST:PORT` or `PORT`',
     default: () => '127.0.0.1:8080',
+  },
+  {
+    key: 'basePath',
+    env: 'FPM_BRIDGE_BASE_PATH',
+    kind: 'string-or-empty',
+    defaultText: '`""`',
+    meaning:
+      'Lambda: prefix removed from the path before routing and from REQUEST_URI, e.g. a stage `/prod` or a custom-domain base path `/api`',
+    default: () => '',
+  },
+  {
+    key: 'textTypes',
+    env: 'FPM_BRIDGE_TEXT_TYPES',
+    kind: 'list',
+    defaultText: '`text/*`, JSON, XML, JavaScript, SVG, form types',
+    meaning:
+      'Lambda: response content types returned as text (when valid UTF-8); every other body is base64-encoded',
+    default: () => [
+      'text/*',
+      'application/json',
+      'application/*+json',
+      'application/xml',
+      'application/*+xml',
+      'application/javascript',
+      'application/x-javascript',
+      'application/x-www-form-urlencoded',
+      'image/svg+xml',
+    ],
+  },
+  {
+    key: 'compress',
+    env: 'FPM_BRIDGE_COMPRESS',
+    kind: 'enum',
+    values: ['auto', 'never'],
+    defaultText: '`auto`',
+    meaning:
+      'Lambda: `auto` compresses (br or gzip, as the client accepts) a response that would exceed the payload limit; `never` answers 502 instead',
+    default: () => 'auto',
+  },
+  {
+    key: 'eventsScript',
+    env: 'FPM_BRIDGE_EVENTS_SCRIPT',
+    kind: 'string-or-false',
+    defaultText: '`false`',
+    meaning:
+      'Lambda: script (e.g. `events.php`) that receives non-HTTP events (SQS, SNS, S3, EventBridge) as a JSON POST; a 2xx is success. `false`: such events fail, naming what arrived',
+    default: () => false,
+  },
+  {
+    key: 'failOn5xx',
+    env: 'FPM_BRIDGE_FAIL_ON_5XX',
+    kind: 'boolean',
+    defaultText: '`false`',
+    meaning: 'Lambda: a 5xx from PHP also fails the invocation (for alarms and retries)',
+    default: () => false,
+  },
+  {
+    key: 'trustForwardedHost',
+    env: 'FPM_BRIDGE_TRUST_FORWARDED_HOST',
+    kind: 'boolean',
+    defaultText: '`false`',
+    meaning:
+      'Lambda: take HTTP_HOST and SERVER_NAME from X-Forwarded-Host (set by CloudFront in front of the API)',
+    default: () => false,
+  },
+  {
+    key: 'timeoutMargin',
+    env: 'FPM_BRIDGE_TIMEOUT_MARGIN',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`1000` ms',
+    meaning: 'Lambda: time kept back from the invocation deadline to answer 504 and recycle the worker',
+    default: () => 1000,
+  },
+  {
+    key: 'phpBinary',
+    env: 'FPM_BRIDGE_PHP',
+    kind: 'path',
+    defaultText: 'found on PATH or `/opt/bin/php`',
+    meaning: 'Lambda: `php` CLI that runs `{"cli": "..."}` console events',
+    default: () => '',
   },
 ];
 
@@ -472,6 +563,9 @@ function validate(s: Setting, value: unknown, source: string, dir: string): unkn
   switch (s.kind) {
     case 'string':
       if (typeof value !== 'string' || value === '') throw bad('a non-empty string');
+      return value;
+    case 'string-or-empty':
+      if (typeof value !== 'string') throw bad('a string');
       return value;
     case 'string-or-false':
       if (value === false || value === 'false') return false;

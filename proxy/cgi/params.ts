@@ -75,41 +75,27 @@ export class ParamsBuilder {
   build(req: ProxyRequest, route: Extract<Route, { kind: 'script' }>): string[] {
     const docroot = this.options.docroot === '/' ? '' : this.options.docroot;
     const { scriptName, pathInfo } = route;
+    // biome-ignore format: one name-value pair a line
     const p: string[] = [
-      'GATEWAY_INTERFACE',
-      'CGI/1.1',
-      'SERVER_SOFTWARE',
-      this.options.serverSoftware,
-      'REQUEST_METHOD',
-      req.method,
-      'REQUEST_URI',
-      req.uri,
-      'QUERY_STRING',
-      req.query,
-      'DOCUMENT_ROOT',
-      docroot === '' ? '/' : docroot,
-      'DOCUMENT_URI',
-      scriptName + pathInfo,
-      'SCRIPT_NAME',
-      scriptName,
-      'SCRIPT_FILENAME',
-      docroot + scriptName,
-      'SERVER_PROTOCOL',
-      req.protocol,
-      'REQUEST_SCHEME',
-      req.https ? 'https' : 'http',
-      'SERVER_ADDR',
-      req.serverAddress,
-      'SERVER_PORT',
-      String(req.serverPort),
-      'REMOTE_ADDR',
-      req.remoteAddress,
-      'REMOTE_PORT',
-      String(req.remotePort),
+      'GATEWAY_INTERFACE', 'CGI/1.1',
+      'SERVER_SOFTWARE', this.options.serverSoftware,
+      'REQUEST_METHOD', req.method,
+      'REQUEST_URI', req.uri,
+      'QUERY_STRING', req.query,
+      'DOCUMENT_ROOT', docroot === '' ? '/' : docroot,
+      'DOCUMENT_URI', scriptName + pathInfo,
+      'SCRIPT_NAME', scriptName,
+      'SCRIPT_FILENAME', docroot + scriptName,
+      'SERVER_PROTOCOL', req.protocol,
+      'REQUEST_SCHEME', req.https ? 'https' : 'http',
+      'SERVER_PORT', String(req.serverPort),
+      'REMOTE_ADDR', req.remoteAddress,
       // php-cgi's force-redirect check wants it; php-fpm ignores it. nginx and Caddy send it too.
-      'REDIRECT_STATUS',
-      '200',
+      'REDIRECT_STATUS', '200',
     ];
+    // Unknown behind API Gateway and ALB: better absent than invented.
+    if (req.serverAddress !== '') p.push('SERVER_ADDR', req.serverAddress);
+    if (req.remotePort !== null) p.push('REMOTE_PORT', String(req.remotePort));
     if (pathInfo !== '') p.push('PATH_INFO', pathInfo, 'PATH_TRANSLATED', docroot + pathInfo);
     if (req.https) p.push('HTTPS', 'on');
     if (req.contentLength !== null) p.push('CONTENT_LENGTH', String(req.contentLength));
@@ -248,7 +234,7 @@ function placeholder(fetch: string, arg: string | undefined, param: string): (re
     case 'src':
       return (req) => req.remoteAddress;
     case 'src_port':
-      return (req) => String(req.remotePort);
+      return (req) => (req.remotePort === null ? '' : String(req.remotePort));
     case 'method':
       return (req) => req.method;
     case 'path':

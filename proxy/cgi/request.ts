@@ -18,7 +18,9 @@ export interface ProxyRequest {
   /** The client used TLS (directly or at a trusted edge such as API Gateway). */
   https: boolean;
   remoteAddress: string;
-  remotePort: number;
+  /** null when the front does not know it (Lambda). */
+  remotePort: number | null;
+  /** '' when the front does not know it (Lambda). */
   serverAddress: string;
   serverPort: number;
   /** Body length in bytes, or null when the request has no body. */

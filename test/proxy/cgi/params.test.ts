@@ -80,11 +80,11 @@ describe('ParamsBuilder: the whole list', () => {
         ['SCRIPT_FILENAME', '/var/task/public/index.php'],
         ['SERVER_PROTOCOL', 'HTTP/1.1'],
         ['REQUEST_SCHEME', 'http'],
-        ['SERVER_ADDR', '10.0.0.1'],
         ['SERVER_PORT', '8080'],
         ['REMOTE_ADDR', '203.0.113.7'],
-        ['REMOTE_PORT', '54321'],
         ['REDIRECT_STATUS', '200'],
+        ['SERVER_ADDR', '10.0.0.1'],
+        ['REMOTE_PORT', '54321'],
         ['HTTP_HOST', 'example.com'],
         ['SERVER_NAME', 'example.com'],
       ].flat(),
@@ -134,11 +134,11 @@ describe('ParamsBuilder: the whole list', () => {
         ['SCRIPT_FILENAME', '/var/task/public/info.php'],
         ['SERVER_PROTOCOL', 'HTTP/2.0'],
         ['REQUEST_SCHEME', 'https'],
-        ['SERVER_ADDR', '10.0.0.1'],
         ['SERVER_PORT', '8443'],
         ['REMOTE_ADDR', '203.0.113.7'],
-        ['REMOTE_PORT', '54321'],
         ['REDIRECT_STATUS', '200'],
+        ['SERVER_ADDR', '10.0.0.1'],
+        ['REMOTE_PORT', '54321'],
         ['PATH_INFO', '/foo bar'],
         ['PATH_TRANSLATED', '/var/task/public/foo bar'],
         ['HTTPS', 'on'],
@@ -152,6 +152,13 @@ describe('ParamsBuilder: the whole list', () => {
         ['APP_ENV', 'prod'],
       ].flat(),
     );
+  });
+
+  test('an unknown server address and remote port (Lambda) are left out rather than invented', () => {
+    const params = toMap(builder().build(request({ serverAddress: '', remotePort: null }), INDEX));
+    assert.equal(params.has('SERVER_ADDR'), false);
+    assert.equal(params.has('REMOTE_PORT'), false);
+    assert.equal(params.get('REMOTE_ADDR'), '203.0.113.7');
   });
 
   test('with docroot "/" the file names have no doubled slash', () => {
