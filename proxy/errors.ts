@@ -164,3 +164,10 @@ export class UsageError extends FpmBridgeError {
     super('FPM_BRIDGE_ERR_USAGE', 400, message);
   }
 }
+
+/** A Lambda event that is not an HTTP event fpm-bridge handles, or is malformed; the invocation fails. */
+export class BadEventError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_BAD_EVENT', 400, message);
+  }
+}

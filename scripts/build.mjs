@@ -1,4 +1,4 @@
-// Bundles the CLI into dist/cli.js: one ES module file, Node built-ins left external, dependencies inlined.
+// Bundles the CLI into dist/cli.js and the Lambda handler into dist/handler.js: one ES module file, Node built-ins left external, dependencies inlined.
 import { chmodSync } from 'node:fs';
 import { build } from 'esbuild';
 
@@ -23,3 +23,6 @@ await build({
   banner: { js: `#!/usr/bin/env node\n${common.banner.js}` },
 });
 chmodSync('dist/cli.js', 0o755);
+
+// The Lambda handler: one file, Node built-ins only at run time (the runtime has no node_modules of ours).
+await build({ ...common, entryPoints: ['handler/handler.ts'], outfile: 'dist/handler.js' });

@@ -47,6 +47,7 @@ export class PhpFpmSupervisor {
   restarts = 0;
   private child: ChildProcess | null = null;
   private stopping = false;
+  private restarting = false;
   private backoff = RESTART_MIN_MS;
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | null = null;
@@ -90,6 +91,28 @@ export class PhpFpmSupervisor {
   /** Resolves when php-fpm is up (after a restart too); rejects if the last start failed. */
   whenReady(): Promise<void> {
     return this.ready ?? this.start();
+  }
+
+  /**
+   * Kills php-fpm and every worker at once and starts it again: how a stuck worker (a script past its
+   * deadline) is replaced so the next request finds a clean pool.
+   */
+  async restart(): Promise<void> {
+    if (this.restartTimer !== null) {
+      clearTimeout(this.restartTimer);
+      this.restartTimer = null;
+    }
+    const child = this.child;
+    if (child !== null && child.exitCode === null && child.signalCode === null) {
+      this.restarting = true;
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      killGroup(child, 'SIGKILL');
+      await exited;
+      this.restarting = false;
+    }
+    this.restarts++;
+    this.ready = this.launch();
+    return this.ready;
   }
 
   /** Terminates php-fpm (and its workers) and removes the private directory. */
@@ -149,7 +172,7 @@ export class PhpFpmSupervisor {
             `php-fpm "${o.binary}" exited during start (${signal ?? `code ${code}`}); its log lines above say why`,
           ),
         );
-        if (!this.stopping) this.scheduleRestart(code, signal);
+        if (!this.stopping && !this.restarting) this.scheduleRestart(code, signal);
       });
     });
     spawnFailed.catch(() => {});

@@ -1,0 +1,164 @@
+import type { Context } from 'aws-lambda';
+import type { ProxyRequest } from '../proxy/cgi/request.ts';
+import { BadRequestError } from '../proxy/errors.ts';
+
+/** What an adapter needs from the configuration. */
+export interface AdapterOptions {
+  /** Prefix removed from the path (stage, custom-domain base path); '' for none. */
+  basePath: string;
+  trustForwardedHost: boolean;
+}
+
+/** A request as an adapter hands it to the core: the neutral request, its body, and what the client accepts. */
+export interface LambdaRequest {
+  request: ProxyRequest;
+  body: Buffer | null;
+  /** Accept-Encoding, for compressing a response that would not fit. */
+  acceptEncoding: string;
+}
+
+/** A PHP response ready for an event source: headers flat, the body already text or base64. */
+export interface EncodedResponse {
+  status: number;
+  statusText: string;
+  /** Flat `[name, value, ...]`; repeated names (Set-Cookie) stay apart. */
+  headers: readonly string[];
+  body: string;
+  isBase64Encoded: boolean;
+}
+
+/**
+ * One event source. Adding a source means adding one file that implements this and listing it in
+ * `sources.ts`; the behaviour suite then runs every check over it.
+ */
+export interface EventAdapter<E = unknown, R = unknown> {
+  /** For logs and errors: "API Gateway REST", "ALB", ... */
+  readonly name: string;
+  /** Largest response payload the source accepts, in bytes (base64 and JSON included). */
+  readonly payloadLimit: number;
+  /** Cheap shape test on the raw event. */
+  matches(event: unknown): event is E;
+  toRequest(event: E, context: Context, options: AdapterOptions): LambdaRequest;
+  /** The reply mirrors the input: multi-value in, multi-value out; v2 cookies in `cookies`. */
+  toResult(event: E, response: EncodedResponse): R;
+}
+
+export function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** 6 MB: API Gateway REST and HTTP API, and buffered Function URL responses. */
+export const API_GATEWAY_PAYLOAD_LIMIT = 6 * 1024 * 1024;
+
+/**
+ * Collects request headers as the core wants them (flat, original names), refusing values with CR, LF or
+ * NUL: API Gateway and ALB normally strip them, but nothing may smuggle a second header line to PHP.
+ */
+export class HeaderList {
+  readonly flat: string[] = [];
+
+  add(name: string, value: string | undefined): void {
+    if (value === undefined) return;
+    for (let i = 0; i < value.length; i++) {
+      const c = value.charCodeAt(i);
+      if (c === 0x0a || c === 0x0d || c === 0) {
+        throw new BadRequestError(`request header "${name}" contains a CR, LF or NUL character`);
+      }
+    }
+    this.flat.push(name, value);
+  }
+
+  /** First value of a header, case-insensitively. */
+  get(name: string): string | undefined {
+    const lower = name.toLowerCase();
+    for (let i = 0; i < this.flat.length; i += 2)
+      if (this.flat[i]!.toLowerCase() === lower) return this.flat[i + 1];
+    return undefined;
+  }
+
+  /** Replaces every value of a header (case-insensitively) with one. */
+  set(name: string, value: string): void {
+    const lower = name.toLowerCase();
+    for (let i = this.flat.length - 2; i >= 0; i -= 2)
+      if (this.flat[i]!.toLowerCase() === lower) this.flat.splice(i, 2);
+    this.add(name, value);
+  }
+}
+
+/** Adds single-value and multi-value header maps; when both exist (REST), the multi-value one wins. */
+export function collectHeaders(
+  single: Record<string, string | undefined> | null | undefined,
+  multi: Record<string, string[] | undefined> | null | undefined,
+): HeaderList {
+  const list = new HeaderList();
+  if (isObject(multi)) {
+    for (const [name, values] of Object.entries(multi)) for (const v of values ?? []) list.add(name, v);
+  } else if (isObject(single)) {
+    for (const [name, value] of Object.entries(single)) list.add(name, value);
+  }
+  return list;
+}
+
+/** The body bytes of an event (base64-decoded when flagged), or null when there is none. */
+export function eventBody(
+  body: string | null | undefined,
+  isBase64Encoded: boolean | undefined,
+): Buffer | null {
+  if (body === null || body === undefined) return null;
+  return isBase64Encoded === true ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8');
+}
+
+const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
+
+/** CONTENT_LENGTH: the body's length, 0 for a bodiless POST/PUT/PATCH, null otherwise. */
+export function contentLength(method: string, body: Buffer | null): number | null {
+  if (body !== null && (body.length > 0 || BODY_METHODS.has(method))) return body.length;
+  return BODY_METHODS.has(method) ? 0 : null;
+}
+
+/** Removes `basePath` from the front of `path` (only at a segment boundary). */
+export function stripBasePath(path: string, basePath: string): string {
+  if (basePath === '' || basePath === '/') return path;
+  const base = basePath.endsWith('/') ? basePath.slice(0, -1) : basePath;
+  if (path === base) return '/';
+  return path.startsWith(`${base}/`) ? path.slice(base.length) : path;
+}
+
+/** Applies `trustForwardedHost`: CloudFront sends the viewer's Host as X-Forwarded-Host. */
+export function applyForwardedHost(headers: HeaderList, options: AdapterOptions): void {
+  if (!options.trustForwardedHost) return;
+  const forwarded = headers.get('x-forwarded-host');
+  if (forwarded !== undefined && forwarded !== '') headers.set('Host', forwarded.split(',')[0]!.trim());
+}
+
+/** `path?query` as REQUEST_URI, without a dangling `?`. */
+export function requestUri(path: string, query: string): string {
+  return query === '' ? path : `${path}?${query}`;
+}
+
+/**
+ * Percent-encodes what cannot stand raw in a path or query component. Used where AWS hands us decoded
+ * values (REST API query parameters): `[`, `]` and the like stay as clients send them, `&`, `=`, `+`, `#`,
+ * `%`, spaces and non-ASCII are encoded, so PHP's parse_str gets back exactly the values AWS decoded.
+ */
+export function encodeComponent(value: string): string {
+  return encodeURIComponent(value).replace(/%(5B|5D|40|3A|2C|3B|21|24|27|28|29|2A|2F)/g, (m) =>
+    String.fromCharCode(Number.parseInt(m.slice(1), 16)),
+  );
+}
+
+/** Encodes a decoded path for use as a raw path (spaces, `%`, `?`, `#` and non-ASCII), keeping `/`. */
+export function encodePath(path: string): string {
+  return /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/.test(path) ? path.split('/').map(encodeComponent).join('/') : path;
+}
+
+/** Groups flat headers into a map of arrays (multi-value replies). */
+export function multiValueHeaders(flat: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const values = out[flat[i]!];
+    if (values === undefined) out[flat[i]!] = [flat[i + 1]!];
+    else values.push(flat[i + 1]!);
+  }
+  return out;
+}

@@ -1,0 +1,94 @@
+import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-lambda';
+import {
+  type AdapterOptions,
+  API_GATEWAY_PAYLOAD_LIMIT,
+  applyForwardedHost,
+  collectHeaders,
+  contentLength,
+  type EncodedResponse,
+  type EventAdapter,
+  encodeComponent,
+  encodePath,
+  eventBody,
+  isObject,
+  type LambdaRequest,
+  multiValueHeaders,
+  requestUri,
+  stripBasePath,
+} from './adapter.ts';
+
+/**
+ * API Gateway REST API (payload 1.0). AWS gives no raw query string here, only decoded parameters, so
+ * QUERY_STRING is rebuilt from `multiValueQueryStringParameters` in their order, encoding only what must be
+ * (PHP's parse_str yields the same values). `path` is the resource path without the stage; with a custom
+ * domain it carries the base path mapping's prefix, which `basePath` removes.
+ */
+export const apiGatewayV1: EventAdapter<APIGatewayProxyEvent, APIGatewayProxyResult> = {
+  name: 'API Gateway REST',
+  payloadLimit: API_GATEWAY_PAYLOAD_LIMIT,
+
+  matches(event): event is APIGatewayProxyEvent {
+    return (
+      isObject(event) &&
+      typeof event.httpMethod === 'string' &&
+      isObject(event.requestContext) &&
+      !('elb' in event.requestContext) &&
+      typeof event.path === 'string'
+    );
+  },
+
+  toRequest(event: APIGatewayProxyEvent, _context: Context, options: AdapterOptions): LambdaRequest {
+    const headers = collectHeaders(event.headers, event.multiValueHeaders);
+    applyForwardedHost(headers, options);
+    const query = queryString(event);
+    const path = encodePath(stripBasePath(event.path, options.basePath));
+    const body = eventBody(event.body, event.isBase64Encoded);
+    const method = event.httpMethod.toUpperCase();
+    const port = headers.get('x-forwarded-port');
+    return {
+      request: {
+        method,
+        uri: requestUri(path, query),
+        path,
+        query,
+        headers: headers.flat,
+        protocol: event.requestContext.protocol || 'HTTP/1.1',
+        https: true,
+        remoteAddress: event.requestContext.identity?.sourceIp ?? '',
+        remotePort: null,
+        serverAddress: '',
+        serverPort: port === undefined ? 443 : Number(port),
+        contentLength: contentLength(method, body),
+      },
+      body,
+      acceptEncoding: headers.get('accept-encoding') ?? '',
+    };
+  },
+
+  toResult(_event, response: EncodedResponse): APIGatewayProxyResult {
+    return {
+      statusCode: response.status,
+      multiValueHeaders: multiValueHeaders(response.headers),
+      body: response.body,
+      isBase64Encoded: response.isBase64Encoded,
+    };
+  },
+};
+
+function queryString(event: APIGatewayProxyEvent): string {
+  const multi = event.multiValueQueryStringParameters;
+  const single = event.queryStringParameters;
+  const parts: string[] = [];
+  if (isObject(multi)) {
+    for (const [name, values] of Object.entries(multi)) {
+      for (const v of values ?? []) parts.push(pair(name, v));
+    }
+  } else if (isObject(single)) {
+    for (const [name, v] of Object.entries(single)) if (v !== undefined) parts.push(pair(name, v));
+  }
+  return parts.join('&');
+}
+
+function pair(name: string, value: string): string {
+  return `${encodeComponent(name)}=${encodeComponent(value)}`;
+}

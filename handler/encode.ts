@@ -1,0 +1,141 @@
+import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
+import type { CgiHead } from '../proxy/cgi/response.ts';
+import type { EncodedResponse } from './adapter.ts';
+
+export interface EncodeOptions {
+  /** Content types returned as text: exact (`application/json`) or wildcards (`text/*`, `application/*+json`). */
+  textTypes: readonly string[];
+  /** The client's Accept-Encoding. */
+  acceptEncoding: string;
+  /** Compress when the response would not fit otherwise. */
+  compress: boolean;
+  /** HEAD: headers only. */
+  head: boolean;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+/** Matches content types against `textTypes` patterns; built once per configuration. */
+export class TextTypes {
+  private readonly exact = new Set<string>();
+  private readonly prefixes: string[] = [];
+  private readonly suffixes: string[] = [];
+
+  constructor(patterns: readonly string[]) {
+    for (const p of patterns) {
+      const lower = p.toLowerCase();
+      if (lower.endsWith('/*')) this.prefixes.push(lower.slice(0, -1));
+      else if (lower.includes('/*+')) this.suffixes.push(lower.slice(lower.indexOf('/*+') + 2));
+      else this.exact.add(lower);
+    }
+  }
+
+  has(contentType: string): boolean {
+    const semi = contentType.indexOf(';');
+    const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+    if (this.exact.has(type)) return true;
+    for (const p of this.prefixes) if (type.startsWith(p)) return true;
+    for (const s of this.suffixes) if (type.endsWith(s)) return true;
+    return false;
+  }
+}
+
+function header(headers: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lower) return headers[i + 1];
+  return undefined;
+}
+
+/**
+ * Turns PHP's response into what a Lambda event source carries: text stays text when its type is a text
+ * type and its bytes are valid UTF-8 (so nothing is mangled), everything else is base64 — images, PDFs,
+ * fonts, archives, and any type the configuration does not call text.
+ */
+export function encodeResponse(
+  head: CgiHead,
+  body: Buffer,
+  types: TextTypes,
+  options: EncodeOptions,
+): EncodedResponse {
+  const bodiless =
+    options.head || head.status === 204 || head.status === 304 || (head.status >= 100 && head.status < 200);
+  const bytes = bodiless ? Buffer.alloc(0) : body;
+  const contentType = header(head.headers, 'content-type');
+  if (bytes.length === 0) {
+    return {
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      body: '',
+      isBase64Encoded: false,
+    };
+  }
+  // Compressed bytes are never text, whatever the type says.
+  if (
+    contentType !== undefined &&
+    types.has(contentType) &&
+    header(head.headers, 'content-encoding') === undefined
+  ) {
+    try {
+      return {
+        status: head.status,
+        statusText: head.statusText,
+        headers: head.headers,
+        body: utf8.decode(bytes),
+        isBase64Encoded: false,
+      };
+    } catch {
+      // Declared text but not UTF-8 (e.g. ISO-8859-1): base64 keeps it byte-exact.
+    }
+  }
+  return {
+    status: head.status,
+    statusText: head.statusText,
+    headers: head.headers,
+    body: bytes.toString('base64'),
+    isBase64Encoded: true,
+  };
+}
+
+/**
+ * Compresses the body with the best encoding the client accepts (br, then gzip) and returns the response
+ * with Content-Encoding set and Content-Length dropped, or null when the client accepts neither or PHP
+ * already encoded the body.
+ */
+export function compressResponse(
+  head: CgiHead,
+  body: Buffer,
+  acceptEncoding: string,
+): (CgiHead & { body: Buffer }) | null {
+  if (header(head.headers, 'content-encoding') !== undefined) return null;
+  const accepted = acceptedEncodings(acceptEncoding);
+  let encoding: 'br' | 'gzip';
+  let compressed: Buffer;
+  if (accepted.has('br')) {
+    encoding = 'br';
+    compressed = brotliCompressSync(body, {
+      params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length },
+    });
+  } else if (accepted.has('gzip')) {
+    encoding = 'gzip';
+    compressed = gzipSync(body, { level: 6 });
+  } else {
+    return null;
+  }
+  const headers: string[] = [];
+  for (let i = 0; i < head.headers.length; i += 2) {
+    const lower = head.headers[i]!.toLowerCase();
+    if (lower !== 'content-length') headers.push(head.headers[i]!, head.headers[i + 1]!);
+  }
+  headers.push('Content-Encoding', encoding, 'Vary', 'Accept-Encoding');
+  return { status: head.status, statusText: head.statusText, headers, body: compressed };
+}
+
+function acceptedEncodings(header: string): Set<string> {
+  const out = new Set<string>();
+  for (const part of header.split(',')) {
+    const [token, ...params] = part.trim().toLowerCase().split(';');
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    if (token !== undefined && token !== '' && (q === undefined || Number(q.slice(2)) > 0)) out.add(token);
+  }
+  return out;
+}

@@ -1,0 +1,33 @@
+/**
+ * The Lambda entry (`dist/handler.handler`, and `dist/handler.streamingHandler` for Function URLs in
+ * RESPONSE_STREAM mode). php-fpm starts here, during the init phase, before the first invocation.
+ */
+
+import type { Writable } from 'node:stream';
+import type { Context } from 'aws-lambda';
+import { createLambdaApp, type ResponseStreamFactory } from './runtime.ts';
+
+/** The globals the Node.js Lambda runtime provides for response streaming. */
+declare const awslambda:
+  | {
+      streamifyResponse(fn: (event: unknown, stream: Writable, context: Context) => Promise<void>): unknown;
+      HttpResponseStream: { from: ResponseStreamFactory };
+    }
+  | undefined;
+
+const app = await createLambdaApp().catch((err: Error) => {
+  // One line that names the cause in the init error CloudWatch shows, then fail the init.
+  process.stderr.write(
+    `${JSON.stringify({ level: 60, msg: `fpm-bridge could not start: ${err.message}`, code: (err as { code?: string }).code })}\n`,
+  );
+  throw err;
+});
+
+export const handler = app.handler;
+
+export const streamingHandler =
+  typeof awslambda === 'undefined'
+    ? undefined
+    : awslambda.streamifyResponse((event, stream, context) =>
+        app.streamingHandler(event, stream, context, awslambda!.HttpResponseStream.from),
+      );

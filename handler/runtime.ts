@@ -1,0 +1,334 @@
+import { createReadStream, readFileSync } from 'node:fs';
+import { STATUS_CODES } from 'node:http';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Context } from 'aws-lambda';
+import { startBackend } from '../proxy/backend.ts';
+import { Bridge, type ScriptRoute } from '../proxy/bridge.ts';
+import type { CgiHead } from '../proxy/cgi/response.ts';
+import type { Route } from '../proxy/cgi/route.ts';
+import { type Config, loadConfig } from '../proxy/config.ts';
+import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
+import { createJsonLogger, type Logger } from '../proxy/log.ts';
+import { contentType } from '../proxy/mime.ts';
+import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
+import { compressResponse, encodeResponse, TextTypes } from './encode.ts';
+import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
+import { ADAPTERS } from './sources.ts';
+
+/** What `awslambda.HttpResponseStream.from` does in the Lambda runtime: writes the status and headers first. */
+export type ResponseStreamFactory = (
+  stream: Writable,
+  metadata: { statusCode: number; headers: Record<string, string>; cookies: string[] },
+) => Writable;
+
+export interface LambdaAppOptions {
+  /** Folder with the app and fpm-bridge.yml; default LAMBDA_TASK_ROOT, else the working directory. */
+  taskRoot?: string;
+  env?: NodeJS.ProcessEnv;
+  overrides?: Partial<Record<keyof Config, unknown>>;
+  log?: Logger;
+}
+
+export interface LambdaApp {
+  readonly bridge: Bridge;
+  /** The buffered handler: every HTTP event source, console and warmer events. */
+  handler(event: unknown, context: Context): Promise<unknown>;
+  /** Function URL response streaming (`awslambda.streamifyResponse`). */
+  streamingHandler(
+    event: unknown,
+    stream: Writable,
+    context: Context,
+    from: ResponseStreamFactory,
+  ): Promise<void>;
+  close(): Promise<void>;
+}
+
+/**
+ * Starts php-fpm (during Lambda's init phase, so the first request does not pay for it) and returns the
+ * handlers. php-fpm lives across invocations; if it dies it is restarted, and a request it never accepted
+ * waits for the restart and is sent again.
+ */
+export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<LambdaApp> {
+  const env = options.env ?? process.env;
+  const taskRoot = options.taskRoot ?? env.LAMBDA_TASK_ROOT ?? process.cwd();
+  const log = options.log ?? createJsonLogger(env.FPM_BRIDGE_DEBUG === '1' ? 'debug' : 'info');
+  const { config } = loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
+  const backend = await startBackend(config, log, '/tmp');
+  const bridge = new Bridge(config, backend, log);
+  const app = new LambdaRuntime(bridge, config, taskRoot, log);
+  return {
+    bridge,
+    handler: (event, context) => app.handle(event, context),
+    streamingHandler: (event, stream, context, from) => app.stream(event, stream, context, from),
+    close: () => backend.close(),
+  };
+}
+
+class LambdaRuntime {
+  private readonly textTypes: TextTypes;
+  private readonly adapterOptions: AdapterOptions;
+
+  constructor(
+    private readonly bridge: Bridge,
+    private readonly config: Config,
+    private readonly taskRoot: string,
+    private readonly log: Logger,
+  ) {
+    this.textTypes = new TextTypes(config.textTypes);
+    this.adapterOptions = { basePath: config.basePath, trustForwardedHost: config.trustForwardedHost };
+  }
+
+  async handle(event: unknown, context: Context): Promise<unknown> {
+    if (isWarmer(event)) return { warmed: true };
+    if (isCliEvent(event)) {
+      const php = locatePhp(this.config.phpBinary);
+      return runCli(php, event.cli, this.taskRoot, this.deadline(context));
+    }
+    const adapter = ADAPTERS.find((a) => a.matches(event));
+    if (adapter === undefined) {
+      if (this.config.eventsScript !== false)
+        return this.forwardEvent(event, context, this.config.eventsScript);
+      throw unsupportedEvent(event);
+    }
+    return this.http(adapter, event, context);
+  }
+
+  private async http(adapter: EventAdapter, event: unknown, context: Context): Promise<unknown> {
+    const requestId = context.awsRequestId;
+    let lr: LambdaRequest;
+    let route: Route;
+    try {
+      lr = this.toRequest(adapter, event, context);
+      route = this.bridge.route(lr.request);
+    } catch (err) {
+      return adapter.toResult(event, this.errorResponse(err, requestId));
+    }
+    if (route.kind === 'redirect') {
+      return adapter.toResult(
+        event,
+        plain(308, `308 Permanent Redirect to ${route.location}\n`, ['Location', route.location]),
+      );
+    }
+    let head: CgiHead;
+    let body: Buffer;
+    if (route.kind === 'static') {
+      head = { status: 200, statusText: 'OK', headers: ['Content-Type', contentType(route.filename)] };
+      body = readFileSync(route.filename);
+    } else {
+      try {
+        const response = await this.bridge.buffer(
+          lr.request,
+          route,
+          lr.body,
+          requestId,
+          this.deadline(context),
+        ).response;
+        head = response;
+        body = response.body;
+      } catch (err) {
+        if (err instanceof TimeoutError) await this.recycle(requestId);
+        return adapter.toResult(event, this.errorResponse(err, requestId));
+      }
+    }
+    if (this.config.failOn5xx && head.status >= 500) {
+      throw new Error(`PHP answered ${head.status} ${head.statusText} (failOn5xx is on)`);
+    }
+    return this.fit(adapter, event, head, body, lr, requestId);
+  }
+
+  /** Encodes the response, compresses it if that is what makes it fit the source's payload limit. */
+  private fit(
+    adapter: EventAdapter,
+    event: unknown,
+    head: CgiHead,
+    body: Buffer,
+    lr: LambdaRequest,
+    requestId: string,
+  ) {
+    const options = {
+      textTypes: this.config.textTypes,
+      acceptEncoding: lr.acceptEncoding,
+      compress: false,
+      head: lr.request.method === 'HEAD',
+    };
+    let result = adapter.toResult(event, encodeResponse(head, body, this.textTypes, options));
+    let size = Buffer.byteLength(JSON.stringify(result));
+    if (size <= adapter.payloadLimit) return result;
+    const original = size;
+    if (this.config.compress === 'auto') {
+      const compressed = compressResponse(head, body, lr.acceptEncoding);
+      if (compressed !== null) {
+        result = adapter.toResult(
+          event,
+          encodeResponse(compressed, compressed.body, this.textTypes, options),
+        );
+        size = Buffer.byteLength(JSON.stringify(result));
+        if (size <= adapter.payloadLimit) return result;
+      }
+    }
+    this.log.error(
+      {
+        requestId,
+        size: original,
+        compressedSize: size === original ? undefined : size,
+        limit: adapter.payloadLimit,
+        source: adapter.name,
+      },
+      `the response is larger than ${adapter.name}'s payload limit even compressed — stream it through a Function URL or serve the file from S3`,
+    );
+    return adapter.toResult(event, plain(502, '502 Bad Gateway\n'));
+  }
+
+  async stream(
+    event: unknown,
+    stream: Writable,
+    context: Context,
+    from: ResponseStreamFactory,
+  ): Promise<void> {
+    const adapter = ADAPTERS.find((a) => a.matches(event));
+    if (adapter === undefined) throw unsupportedEvent(event);
+    const requestId = context.awsRequestId;
+    const send = async (status: number, headers: readonly string[], body: string | NodeJS.ReadableStream) => {
+      const out = from(stream, { statusCode: status, ...splitCookies(headers) });
+      if (typeof body === 'string') out.end(body);
+      else await pipeline(body, out);
+    };
+    let lr: LambdaRequest;
+    let route: Route;
+    try {
+      lr = this.toRequest(adapter, event, context);
+      route = this.bridge.route(lr.request);
+    } catch (err) {
+      const r = this.errorResponse(err, requestId);
+      return send(r.status, r.headers, r.body);
+    }
+    if (route.kind === 'redirect') {
+      const r = plain(308, `308 Permanent Redirect to ${route.location}\n`, ['Location', route.location]);
+      return send(r.status, r.headers, r.body);
+    }
+    if (route.kind === 'static') {
+      return send(200, ['Content-Type', contentType(route.filename)], createReadStream(route.filename));
+    }
+    const call = this.bridge.stream(lr.request, route, lr.body, requestId, this.deadline(context));
+    try {
+      const response = await call.response;
+      await send(response.status, response.headers, response.body);
+    } catch (err) {
+      if (err instanceof TimeoutError) await this.recycle(requestId);
+      if (err instanceof AbortedError) return;
+      const r = this.errorResponse(err, requestId);
+      if (!stream.writableEnded) await send(r.status, r.headers, r.body).catch(() => {});
+    }
+  }
+
+  private toRequest(adapter: EventAdapter, event: unknown, context: Context): LambdaRequest {
+    let lr: LambdaRequest;
+    try {
+      lr = adapter.toRequest(event, context, this.adapterOptions);
+    } catch (err) {
+      if (err instanceof FpmBridgeError) throw err;
+      throw new BadEventError(`malformed ${adapter.name} event: ${(err as Error).message}`);
+    }
+    const requestContext = (event as { requestContext?: unknown }).requestContext;
+    // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
+    lr.request.extraParams = [
+      'LAMBDA_INVOCATION_CONTEXT',
+      JSON.stringify(context),
+      'LAMBDA_REQUEST_CONTEXT',
+      JSON.stringify(requestContext ?? {}),
+    ];
+    return lr;
+  }
+
+  /** ms PHP may run: the invocation's remaining time less the margin, and `timeout` if smaller. */
+  private deadline(context: Context): number {
+    const remaining = Math.max(1, context.getRemainingTimeInMillis() - this.config.timeoutMargin);
+    return this.config.timeout > 0 ? Math.min(this.config.timeout, remaining) : remaining;
+  }
+
+  /** After a timeout the worker is still running the script: replace php-fpm so the next request is clean. */
+  private async recycle(requestId: string): Promise<void> {
+    const supervisor = this.bridge.backend.supervisor;
+    if (supervisor === null) return;
+    this.log.warn({ requestId }, 'restarting php-fpm to free the worker still running the timed-out script');
+    await supervisor
+      .restart()
+      .catch((err: Error) => this.log.error({ requestId, err: err.message }, 'php-fpm restart failed'));
+  }
+
+  private errorResponse(err: unknown, requestId: string): EncodedResponse {
+    if (err instanceof BadEventError) throw err;
+    const known = err instanceof FpmBridgeError;
+    const status = known ? err.statusCode : 500;
+    const entry = { requestId, status, code: known ? err.code : undefined, err: (err as Error).message };
+    if (status >= 500) this.log.error(entry, 'request failed');
+    else this.log.info(entry, 'request refused');
+    return plain(
+      status,
+      `${status} ${STATUS_CODES[status] ?? ''}\n`,
+      status === 503 ? ['Retry-After', '1'] : [],
+    );
+  }
+
+  /** Non-HTTP events go to `eventsScript` as a JSON POST; a 2xx is success, anything else fails the invocation. */
+  private async forwardEvent(event: unknown, context: Context, script: string): Promise<unknown> {
+    const body = Buffer.from(JSON.stringify(event));
+    const scriptName = `/${script.replace(/^\/+/, '')}`;
+    const route: ScriptRoute = { kind: 'script', scriptName, pathInfo: '' };
+    const request = {
+      method: 'POST',
+      uri: scriptName,
+      path: scriptName,
+      query: '',
+      headers: ['Content-Type', 'application/json'],
+      protocol: 'HTTP/1.1',
+      https: false,
+      remoteAddress: '127.0.0.1',
+      remotePort: null,
+      serverAddress: '',
+      serverPort: 0,
+      contentLength: body.length,
+      extraParams: ['LAMBDA_INVOCATION_CONTEXT', JSON.stringify(context)],
+    };
+    const response = await this.bridge.buffer(
+      request,
+      route,
+      body,
+      context.awsRequestId,
+      this.deadline(context),
+    ).response;
+    const text = response.body.toString('utf8');
+    if (response.status < 200 || response.status > 299) {
+      throw new Error(
+        `"eventsScript" ${scriptName} answered ${response.status} ${response.statusText}: ${text.slice(0, 500)}`,
+      );
+    }
+    try {
+      return JSON.parse(text);
+    } catch {
+      return text;
+    }
+  }
+}
+
+function plain(status: number, text: string, extra: string[] = []): EncodedResponse {
+  return {
+    status,
+    statusText: STATUS_CODES[status] ?? '',
+    headers: ['Content-Type', 'text/plain; charset=utf-8', ...extra],
+    body: text,
+    isBase64Encoded: false,
+  };
+}
+
+function splitCookies(flat: readonly string[]): { headers: Record<string, string>; cookies: string[] } {
+  const headers: Record<string, string> = {};
+  const cookies: string[] = [];
+  for (let i = 0; i < flat.length; i += 2) {
+    const key = flat[i]!.toLowerCase();
+    if (key === 'set-cookie') cookies.push(flat[i + 1]!);
+    else headers[key] = headers[key] === undefined ? flat[i + 1]! : `${headers[key]}, ${flat[i + 1]!}`;
+  }
+  return { headers, cookies };
+}
