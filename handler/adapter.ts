@@ -147,9 +147,15 @@ export function encodeComponent(value: string): string {
   );
 }
 
-/** Encodes a decoded path for use as a raw path (spaces, `%`, `?`, `#` and non-ASCII), keeping `/`. */
+/**
+ * Makes an event's path a raw request path: encodes what cannot stand raw in one (spaces, `?`, `#`,
+ * non-ASCII, controls) and leaves `%XX` escapes alone. Idempotent, because sources differ: REST, ALB and
+ * Function URLs keep the client's encoding in the path, while HTTP API hands over `rawPath` decoded.
+ */
 export function encodePath(path: string): string {
-  return /[^A-Za-z0-9\-._~!$&'()*+,;=:@/]/.test(path) ? path.split('/').map(encodeComponent).join('/') : path;
+  return /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/.test(path)
+    ? path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+/g, (run) => encodeURIComponent(run))
+    : path;
 }
 
 /** Groups flat headers into a map of arrays (multi-value replies). */

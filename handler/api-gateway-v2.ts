@@ -7,6 +7,7 @@ import {
   contentLength,
   type EncodedResponse,
   type EventAdapter,
+  encodePath,
   eventBody,
   isObject,
   type LambdaRequest,
@@ -41,7 +42,7 @@ export const apiGatewayV2: EventAdapter<APIGatewayProxyEventV2, APIGatewayProxyS
       headers.set('Cookie', [...(existing === undefined ? [] : [existing]), ...event.cookies].join('; '));
     }
     applyForwardedHost(headers, options);
-    const path = stripBasePath(event.rawPath || http.path || '/', options.basePath);
+    const path = encodePath(stripBasePath(event.rawPath || http.path || '/', options.basePath));
     const query = event.rawQueryString ?? '';
     const body = eventBody(event.body, event.isBase64Encoded);
     const method = http.method.toUpperCase();
