@@ -1,0 +1,287 @@
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { ALBEvent, ALBResult, APIGatewayProxyEvent, APIGatewayProxyEventV2 } from 'aws-lambda';
+import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
+import { type DumpBody, FIXTURES_DOCROOT, type LogEntry, recordingLogger } from '../support/bridge.ts';
+import { HTTP_EVENT_SOURCES, type HttpEventSource, type HttpEvents, loadEvent } from '../support/events.ts';
+import { fakeContext } from '../support/lambda-context.ts';
+
+/** A Lambda result of any source, read back the way a client would see it. */
+interface Seen {
+  status: number;
+  /** Lowercased names; every value, Set-Cookie included. */
+  headers: Record<string, string[]>;
+  body: Buffer;
+}
+
+type AnyResult = {
+  statusCode: number;
+  statusDescription?: string;
+  headers?: Record<string, string | number | boolean>;
+  multiValueHeaders?: Record<string, (string | number | boolean)[]>;
+  cookies?: string[];
+  body?: string;
+  isBase64Encoded?: boolean;
+};
+
+function seen(result: unknown): Seen {
+  const r = result as AnyResult;
+  const headers: Record<string, string[]> = {};
+  const add = (name: string, value: string) => {
+    const key = name.toLowerCase();
+    headers[key] = [...(headers[key] ?? []), value];
+  };
+  for (const [n, v] of Object.entries(r.multiValueHeaders ?? {})) for (const x of v) add(n, String(x));
+  for (const [n, v] of Object.entries(r.headers ?? {})) add(n, String(v));
+  for (const c of r.cookies ?? []) add('set-cookie', c);
+  const body = Buffer.from(r.body ?? '', r.isBase64Encoded === true ? 'base64' : 'utf8');
+  return { status: r.statusCode, headers, body };
+}
+
+/** Points an event of any source at `path` (raw) with `method`, as the source would deliver it. */
+function at<S extends HttpEventSource>(
+  source: S,
+  event: HttpEvents[S],
+  method: string,
+  path: string,
+): HttpEvents[S] {
+  if (source === 'apigw-rest') {
+    const e = event as APIGatewayProxyEvent;
+    e.httpMethod = method;
+    e.path = path;
+    e.requestContext.httpMethod = method;
+    e.requestContext.path = `/${e.requestContext.stage}${path}`;
+  } else if (source === 'alb') {
+    const e = event as ALBEvent;
+    e.httpMethod = method;
+    e.path = path;
+  } else {
+    const e = event as APIGatewayProxyEventV2;
+    e.rawPath = path;
+    e.requestContext.http.method = method;
+    e.requestContext.http.path = path;
+  }
+  return event;
+}
+
+const QUERY_FIXTURE = {
+  'apigw-rest': 'get-query',
+  'apigw-http': 'get-query',
+  alb: 'get-multi-value',
+  'function-url': 'get-query',
+} as const;
+/** What PHP must see as QUERY_STRING: raw where the source gives it raw, minimally encoded where AWS decoded it. */
+const QUERY_STRING = {
+  'apigw-rest': 'a[]=1&a[]=2&empty=&q=hello%20world&plus=a%2Bb',
+  'apigw-http': 'a[]=1&a[]=2&empty=&q=hello%20world&plus=a%2Bb',
+  alb: 'a%5B%5D=1&a%5B%5D=2&q=hello%20world',
+  'function-url': 'a[]=1&a[]=2&empty=&q=hello%20world&plus=a%2Bb',
+} as const;
+const GET = {
+  'apigw-rest': { a: ['1', '2'], empty: '', q: 'hello world', plus: 'a+b' },
+  'apigw-http': { a: ['1', '2'], empty: '', q: 'hello world', plus: 'a+b' },
+  alb: { a: ['1', '2'], q: 'hello world' },
+  'function-url': { a: ['1', '2'], empty: '', q: 'hello world', plus: 'a+b' },
+} as const;
+
+/** The PNG the fixtures upload, and the (other) one binary.php answers. */
+const UPLOADED = Buffer.from(loadEvent('apigw-http', 'post-binary').body!, 'base64');
+const PNG = readFileSync(join(FIXTURES_DOCROOT, 'pixel.png'));
+const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
+
+let app: LambdaApp;
+const log: LogEntry[] = [];
+
+before(async () => {
+  app = await createLambdaApp({
+    taskRoot: FIXTURES_DOCROOT,
+    env: {},
+    overrides: { docroot: FIXTURES_DOCROOT },
+    log: recordingLogger(log),
+  });
+});
+after(() => app.close());
+
+for (const source of HTTP_EVENT_SOURCES) {
+  describe(`Lambda handler, ${source} events`, () => {
+    it('passes the query string, client address and TLS facts to PHP as CGI params', async () => {
+      const event = loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source];
+      const context = fakeContext({ awsRequestId: 'c0ffee' });
+      const res = seen(await app.handler(event, context));
+      assert.equal(res.status, 200);
+      const dump = JSON.parse(res.body.toString()) as DumpBody;
+      const s = dump.server;
+      assert.equal(s.QUERY_STRING, QUERY_STRING[source]);
+      assert.equal(s.REQUEST_URI, `/search?${QUERY_STRING[source]}`);
+      assert.deepEqual(dump.get, GET[source]);
+      assert.equal(s.REMOTE_ADDR, '203.0.113.42');
+      assert.equal(s.HTTPS, 'on');
+      assert.equal(s.REQUEST_SCHEME, 'https');
+      assert.equal(s.SERVER_PORT, '443');
+      assert.equal(s.SCRIPT_NAME, '/index.php');
+      assert.equal(s.SCRIPT_FILENAME, join(FIXTURES_DOCROOT, 'index.php'));
+      assert.equal(s.DOCUMENT_ROOT, FIXTURES_DOCROOT);
+      assert.equal(s.GATEWAY_INTERFACE, 'CGI/1.1');
+      const multi = (event as { multiValueHeaders?: Record<string, string[]> }).multiValueHeaders;
+      const host = event.headers?.host ?? event.headers?.Host ?? multi?.host?.[0];
+      assert.equal(s.SERVER_NAME, host);
+      assert.equal('CONTENT_TYPE' in s, false);
+      assert.equal('CONTENT_LENGTH' in s, false);
+      assert.equal('REMOTE_PORT' in s, false);
+      assert.deepEqual(JSON.parse(String(s.LAMBDA_REQUEST_CONTEXT)), event.requestContext);
+      assert.equal(JSON.parse(String(s.LAMBDA_INVOCATION_CONTEXT)).awsRequestId, 'c0ffee');
+    });
+
+    it('decodes a base64 PNG body and hands PHP the exact bytes with their type and length', async () => {
+      const event = loadEvent(source, 'post-binary') as HttpEvents[typeof source];
+      const dump = JSON.parse(seen(await app.handler(event, fakeContext())).body.toString()) as DumpBody;
+      assert.deepEqual(dump.input, { length: UPLOADED.length, md5: md5(UPLOADED) });
+      assert.equal(dump.server.CONTENT_TYPE, 'image/png');
+      assert.equal(dump.server.CONTENT_LENGTH, String(UPLOADED.length));
+    });
+
+    it('returns a binary response base64-encoded, byte for byte', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/binary.php',
+      );
+      const result = (await app.handler(event, fakeContext())) as AnyResult;
+      assert.equal(result.isBase64Encoded, true);
+      const res = seen(result);
+      assert.deepEqual(res.headers['content-type'], ['image/png']);
+      assert.deepEqual(res.body, PNG);
+    });
+
+    it('returns text as text and keeps every Set-Cookie apart', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/headers.php',
+      );
+      const result = (await app.handler(event, fakeContext())) as AnyResult;
+      assert.equal(result.isBase64Encoded, false);
+      const res = seen(result);
+      assert.equal(res.body.toString(), 'headers set');
+      assert.deepEqual(res.headers['set-cookie'], [
+        'first=1',
+        'second=two%20words; path=/sub; HttpOnly',
+        'third=3; Secure',
+      ]);
+      assert.deepEqual(
+        res.headers['x-multi'],
+        source === 'apigw-rest' || source === 'alb' ? ['a', 'b'] : ['a, b'],
+      );
+    });
+
+    it('answers a redirect with its status and Location', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/redirect.php',
+      );
+      const res = seen(await app.handler(event, fakeContext()));
+      assert.equal(res.status, 302);
+      assert.deepEqual(res.headers.location, ['/login']);
+    });
+
+    it('answers HEAD with headers and no body', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'HEAD',
+        '/dump.php',
+      );
+      const res = seen(await app.handler(event, fakeContext()));
+      assert.equal(res.status, 200);
+      assert.deepEqual(res.headers['content-type'], ['application/json']);
+      assert.equal(res.body.length, 0);
+    });
+
+    it('refuses a %0a path with 400 and a path above the docroot with 404, without running PHP', async () => {
+      const bad = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/index.php/%0Afoo',
+      );
+      const res = seen(await app.handler(bad, fakeContext()));
+      assert.equal(res.status, 400);
+      assert.equal(res.body.toString(), '400 Bad Request\n');
+      const up = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/%2e%2e/etc/passwd',
+      );
+      assert.equal(seen(await app.handler(up, fakeContext())).status, 404);
+    });
+  });
+}
+
+describe('Lambda handler, source specifics', () => {
+  it('HTTP API: joins the cookies array into one Cookie header for PHP', async () => {
+    const dump = JSON.parse(
+      seen(await app.handler(loadEvent('apigw-http', 'cookies'), fakeContext())).body.toString(),
+    ) as DumpBody;
+    assert.equal(dump.server.HTTP_COOKIE, 'a=1; b=2');
+    assert.deepEqual(dump.cookie, { a: '1', b: '2' });
+  });
+
+  it('REST: joins repeated headers with ", " and repeated cookies with "; "', async () => {
+    const dump = JSON.parse(
+      seen(await app.handler(loadEvent('apigw-rest', 'repeated-headers'), fakeContext())).body.toString(),
+    ) as DumpBody;
+    assert.equal(dump.server.HTTP_X_CUSTOM, 'one, two');
+    assert.equal(dump.server.HTTP_COOKIE, 'a=1; b=2');
+  });
+
+  it('REST: a multipart upload reaches $_FILES intact', async () => {
+    const dump = JSON.parse(
+      seen(await app.handler(loadEvent('apigw-rest', 'multipart-upload'), fakeContext())).body.toString(),
+    ) as DumpBody;
+    const file = Object.values(dump.files)[0]!;
+    assert.equal(file.size, UPLOADED.length);
+    assert.equal(file.md5, md5(UPLOADED));
+    assert.equal(file.error, 0);
+  });
+
+  it('REST: Basic auth gives PHP_AUTH_USER, AUTH_TYPE and REMOTE_USER', async () => {
+    const dump = JSON.parse(
+      seen(await app.handler(loadEvent('apigw-rest', 'basic-auth'), fakeContext())).body.toString(),
+    ) as DumpBody;
+    assert.equal(dump.server.PHP_AUTH_USER, 'alice');
+    assert.equal(dump.server.AUTH_TYPE, 'Basic');
+    assert.equal(dump.server.REMOTE_USER, 'alice');
+  });
+
+  it('ALB: replies in the mode of the request, with a status description', async () => {
+    const single = (await app.handler(
+      at('alb', loadEvent('alb', 'get-single-value'), 'GET', '/headers.php'),
+      fakeContext(),
+    )) as ALBResult;
+    assert.equal(single.statusDescription, '200 OK');
+    assert.equal(single.multiValueHeaders, undefined);
+    assert.equal(single.headers?.['x-multi'], 'a, b');
+    const multi = (await app.handler(
+      at('alb', loadEvent('alb', 'get-multi-value'), 'GET', '/headers.php'),
+      fakeContext(),
+    )) as ALBResult;
+    assert.equal(multi.headers, undefined);
+    assert.deepEqual(multi.multiValueHeaders?.['X-Multi'], ['a', 'b']);
+  });
+
+  it('ALB: passes still-encoded query values through without encoding them twice', async () => {
+    const dump = JSON.parse(
+      seen(await app.handler(loadEvent('alb', 'get-single-value'), fakeContext())).body.toString(),
+    ) as DumpBody;
+    assert.equal(dump.server.QUERY_STRING, 'q=hello%20world&plus=a%2Bb&space=a+b&empty=');
+    assert.deepEqual(dump.get, { q: 'hello world', plus: 'a+b', space: 'a b', empty: '' });
+  });
+});
