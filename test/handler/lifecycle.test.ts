@@ -1,0 +1,230 @@
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { gunzipSync } from 'node:zlib';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import type { ResponseStreamFactory } from '../../handler/runtime.ts';
+import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
+import type { Config } from '../../proxy/config.ts';
+import { BadEventError } from '../../proxy/errors.ts';
+import { FIXTURES_DOCROOT, type LogEntry, recordingLogger } from '../support/bridge.ts';
+import { type EventName, loadEvent } from '../support/events.ts';
+import { fakeContext } from '../support/lambda-context.ts';
+
+const TASK_ROOT = fileURLToPath(new URL('../fixtures/task', import.meta.url));
+
+async function start(
+  overrides: Partial<Record<keyof Config, unknown>> = {},
+  log: LogEntry[] = [],
+): Promise<LambdaApp> {
+  return createLambdaApp({
+    taskRoot: TASK_ROOT,
+    env: {},
+    overrides: { docroot: FIXTURES_DOCROOT, ...overrides },
+    log: recordingLogger(log),
+  });
+}
+
+function get(path: string, query = '', headers: Record<string, string> = {}): APIGatewayProxyEventV2 {
+  const event = loadEvent('apigw-http', 'get-root');
+  event.rawPath = path;
+  event.rawQueryString = query;
+  event.requestContext.http.path = path;
+  event.headers = { ...event.headers, ...headers };
+  return event;
+}
+
+describe('Lambda handler: events that are not HTTP', () => {
+  let app: LambdaApp;
+  before(async () => {
+    app = await start();
+  });
+  after(() => app.close());
+
+  const named: [EventName<'other'>, string][] = [
+    ['sqs', 'an SQS event'],
+    ['sns', 'an SNS event'],
+    ['s3', 'an S3 event'],
+    ['eventbridge', 'an EventBridge event'],
+    ['schedule', 'a scheduled (EventBridge) event'],
+    ['api-gateway-websocket', 'an API Gateway WebSocket event'],
+    ['empty-object', 'an empty event {}'],
+  ];
+  for (const [fixture, description] of named) {
+    it(`fails ${description} with an error naming it and the way to handle it`, async () => {
+      await assert.rejects(app.handler(loadEvent('other', fixture), fakeContext()), (err: unknown) => {
+        assert.ok(err instanceof BadEventError);
+        assert.equal(err.code, 'FPM_BRIDGE_ERR_BAD_EVENT');
+        assert.equal(
+          err.message,
+          `fpm-bridge received ${description}; it handles API Gateway (REST, HTTP API), ALB and Function URL events — set "eventsScript" to send other events to a PHP script`,
+        );
+        return true;
+      });
+    });
+  }
+
+  it('answers a warmer ping without PHP', async () => {
+    const before = app.bridge.backend.pools[0]!.stats;
+    assert.deepEqual(await app.handler(loadEvent('other', 'warmer'), fakeContext()), { warmed: true });
+    assert.deepEqual(app.bridge.backend.pools[0]!.stats, before);
+  });
+
+  it('runs a console event with php in the task root and returns exit code and output', async () => {
+    const result = await app.handler({ cli: 'artisan migrate --force "two words" --exit=3' }, fakeContext());
+    assert.deepEqual(result, {
+      exitCode: 3,
+      output: `args: ["migrate","--force","two words","--exit=3"]\ncwd: ${TASK_ROOT}\n`,
+    });
+  });
+
+  it('fails a malformed HTTP event, naming the source', async () => {
+    const event = get('/') as unknown as { requestContext: { http: { method?: string } } };
+    delete event.requestContext.http.method;
+    await assert.rejects(app.handler(event, fakeContext()), (err: unknown) => {
+      assert.ok(err instanceof BadEventError);
+      assert.match(err.message, /^malformed HTTP API \/ Function URL event: /);
+      return true;
+    });
+  });
+});
+
+describe('Lambda handler: eventsScript', () => {
+  let app: LambdaApp;
+  before(async () => {
+    app = await start({ eventsScript: 'events.php' });
+  });
+  after(() => app.close());
+
+  it('posts a non-HTTP event as JSON to the script and returns its JSON answer', async () => {
+    assert.deepEqual(await app.handler(loadEvent('other', 'sqs'), fakeContext()), {
+      records: loadEvent('other', 'sqs').Records.length,
+      type: 'application/json',
+    });
+  });
+
+  it('fails the invocation when the script answers outside 2xx, so the event is retried', async () => {
+    await assert.rejects(app.handler({ answer: 500 }, fakeContext()), {
+      message: '"eventsScript" /events.php answered 500 Internal Server Error: refused',
+    });
+  });
+});
+
+describe('Lambda handler: limits and faults', () => {
+  const log: LogEntry[] = [];
+  let app: LambdaApp;
+  before(async () => {
+    app = await start({}, log);
+  });
+  after(() => app.close());
+
+  it('answers 504 when PHP outlives the invocation, and restarts php-fpm so the next one is clean', async () => {
+    const supervisor = app.bridge.backend.supervisor!;
+    const restarts = supervisor.restarts;
+    const result = (await app.handler(
+      get('/sleep.php', 's=5'),
+      fakeContext({ remainingMs: 1500 }),
+    )) as APIGatewayProxyStructuredResultV2;
+    assert.equal(result.statusCode, 504);
+    assert.equal(result.body, '504 Gateway Timeout\n');
+    assert.equal(supervisor.restarts, restarts + 1);
+    const next = (await app.handler(get('/hello.txt'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+    assert.equal(next.statusCode, 200);
+    assert.ok(log.some((e) => e.fields.code === 'FPM_BRIDGE_ERR_TIMEOUT'));
+  });
+
+  it('serves the next request after php-fpm was killed between invocations', async () => {
+    const supervisor = app.bridge.backend.supervisor!;
+    process.kill(supervisor.pid!, 'SIGKILL');
+    const result = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+    assert.equal(result.statusCode, 200);
+  });
+
+  it('compresses a response over the 6 MB limit when the client accepts gzip', async () => {
+    const result = (await app.handler(
+      get('/big.php', 'mb=7&kind=text', { 'accept-encoding': 'gzip' }),
+      fakeContext(),
+    )) as APIGatewayProxyStructuredResultV2;
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.headers?.['content-encoding'], 'gzip');
+    assert.equal(result.isBase64Encoded, true);
+    const text = gunzipSync(Buffer.from(result.body!, 'base64')).toString();
+    assert.equal(text.length, Math.floor((7 * 1048576) / 33) * 33);
+  });
+
+  it('answers 502 and logs the sizes when even the compressed response is over the limit', async () => {
+    const result = (await app.handler(
+      get('/big.php', 'mb=10&kind=random', { 'accept-encoding': 'gzip, br' }),
+      fakeContext(),
+    )) as APIGatewayProxyStructuredResultV2;
+    assert.equal(result.statusCode, 502);
+    const entry = log.find((e) => e.fields.limit === 6 * 1024 * 1024);
+    assert.ok(entry !== undefined);
+    assert.match(entry.msg ?? '', /payload limit even compressed/);
+  });
+});
+
+describe('Lambda handler: failOn5xx', () => {
+  it('fails the invocation when PHP answers 5xx', async () => {
+    const app = await start({ failOn5xx: true });
+    try {
+      await assert.rejects(app.handler(get('/status.php', 'code=503'), fakeContext()), {
+        message: 'PHP answered 503 Service Unavailable (failOn5xx is on)',
+      });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('Lambda streaming handler (Function URL, RESPONSE_STREAM)', () => {
+  let app: LambdaApp;
+  before(async () => {
+    app = await start();
+  });
+  after(() => app.close());
+
+  /** Stands in for awslambda.HttpResponseStream.from: records the prelude and collects the body. */
+  function capture() {
+    const chunks: Buffer[] = [];
+    let metadata: Parameters<ResponseStreamFactory>[1] | null = null;
+    const sink = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        chunks.push(Buffer.from(chunk));
+        done();
+      },
+    });
+    const from: ResponseStreamFactory = (stream, m) => {
+      metadata = m;
+      return stream;
+    };
+    return { sink, from, metadata: () => metadata, body: () => Buffer.concat(chunks) };
+  }
+
+  it('streams a 10 MB response past the 6 MB buffered limit, with status and cookies in the prelude', async () => {
+    const c = capture();
+    await app.streamingHandler(get('/stream.php'), c.sink, fakeContext(), c.from);
+    assert.equal(c.metadata()?.statusCode, 200);
+    assert.equal(c.body().length, 10 * 1024 * 1024);
+  });
+
+  it('sends Set-Cookie as the prelude cookies', async () => {
+    const c = capture();
+    await app.streamingHandler(get('/headers.php'), c.sink, fakeContext(), c.from);
+    assert.deepEqual(c.metadata()?.cookies, [
+      'first=1',
+      'second=two%20words; path=/sub; HttpOnly',
+      'third=3; Secure',
+    ]);
+    assert.equal(c.metadata()?.headers['x-multi'], 'a, b');
+    assert.equal(c.body().toString(), 'headers set');
+  });
+
+  it('answers 400 in the prelude for a %0a path', async () => {
+    const c = capture();
+    await app.streamingHandler(get('/index.php/%0Afoo'), c.sink, fakeContext(), c.from);
+    assert.equal(c.metadata()?.statusCode, 400);
+    assert.equal(c.body().toString(), '400 Bad Request\n');
+  });
+});
