@@ -85,6 +85,48 @@ export class HeaderList {
   }
 }
 
+/** The parts of a request every source provides, in the source's own terms. */
+export interface RequestParts {
+  method: string;
+  /** Raw path (see encodePath), basePath already removed. */
+  path: string;
+  /** Raw query, '' for none. */
+  query: string;
+  headers: HeaderList;
+  protocol: string;
+  https: boolean;
+  remoteAddress: string;
+  body: Buffer | null;
+}
+
+/**
+ * The neutral request for the core. Behind API Gateway and ALB the listener port is only known from
+ * X-Forwarded-Port, and the client's port and the server's address not at all (left out of the params).
+ */
+export function lambdaRequest(parts: RequestParts, options: AdapterOptions): LambdaRequest {
+  const { headers, method, body } = parts;
+  applyForwardedHost(headers, options);
+  const port = headers.get('x-forwarded-port');
+  return {
+    request: {
+      method,
+      uri: requestUri(parts.path, parts.query),
+      path: parts.path,
+      query: parts.query,
+      headers: headers.flat,
+      protocol: parts.protocol,
+      https: parts.https,
+      remoteAddress: parts.remoteAddress,
+      remotePort: null,
+      serverAddress: '',
+      serverPort: port === undefined ? (parts.https ? 443 : 80) : Number(port),
+      contentLength: contentLength(method, body),
+    },
+    body,
+    acceptEncoding: headers.get('accept-encoding') ?? '',
+  };
+}
+
 /** Adds single-value and multi-value header maps; when both exist (REST), the multi-value one wins. */
 export function collectHeaders(
   single: Record<string, string | undefined> | null | undefined,
@@ -111,7 +153,7 @@ export function eventBody(
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /** CONTENT_LENGTH: the body's length, 0 for a bodiless POST/PUT/PATCH, null otherwise. */
-export function contentLength(method: string, body: Buffer | null): number | null {
+function contentLength(method: string, body: Buffer | null): number | null {
   if (body !== null && (body.length > 0 || BODY_METHODS.has(method))) return body.length;
   return BODY_METHODS.has(method) ? 0 : null;
 }
@@ -125,14 +167,14 @@ export function stripBasePath(path: string, basePath: string): string {
 }
 
 /** Applies `trustForwardedHost`: CloudFront sends the viewer's Host as X-Forwarded-Host. */
-export function applyForwardedHost(headers: HeaderList, options: AdapterOptions): void {
+function applyForwardedHost(headers: HeaderList, options: AdapterOptions): void {
   if (!options.trustForwardedHost) return;
   const forwarded = headers.get('x-forwarded-host');
   if (forwarded !== undefined && forwarded !== '') headers.set('Host', forwarded.split(',')[0]!.trim());
 }
 
 /** `path?query` as REQUEST_URI, without a dangling `?`. */
-export function requestUri(path: string, query: string): string {
+function requestUri(path: string, query: string): string {
   return query === '' ? path : `${path}?${query}`;
 }
 

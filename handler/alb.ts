@@ -2,17 +2,15 @@ import { STATUS_CODES } from 'node:http';
 import type { ALBEvent, ALBResult, Context } from 'aws-lambda';
 import {
   type AdapterOptions,
-  applyForwardedHost,
   collectHeaders,
-  contentLength,
   type EncodedResponse,
   type EventAdapter,
   encodePath,
   eventBody,
   isObject,
   type LambdaRequest,
+  lambdaRequest,
   multiValueHeaders,
-  requestUri,
   stripBasePath,
 } from './adapter.ts';
 
@@ -34,32 +32,20 @@ export const alb: EventAdapter<ALBEvent, ALBResult> = {
 
   toRequest(event: ALBEvent, _context: Context, options: AdapterOptions): LambdaRequest {
     const headers = collectHeaders(event.headers, event.multiValueHeaders);
-    applyForwardedHost(headers, options);
-    const path = encodePath(stripBasePath(event.path || '/', options.basePath));
-    const query = queryString(event);
-    const body = eventBody(event.body, event.isBase64Encoded);
-    const method = event.httpMethod.toUpperCase();
     const forwardedFor = headers.get('x-forwarded-for') ?? '';
-    const port = headers.get('x-forwarded-port');
-    const https = headers.get('x-forwarded-proto') === 'https';
-    return {
-      request: {
-        method,
-        uri: requestUri(path, query),
-        path,
-        query,
-        headers: headers.flat,
+    return lambdaRequest(
+      {
+        method: event.httpMethod.toUpperCase(),
+        path: encodePath(stripBasePath(event.path || '/', options.basePath)),
+        query: queryString(event),
+        headers,
         protocol: 'HTTP/1.1',
-        https,
+        https: headers.get('x-forwarded-proto') === 'https',
         remoteAddress: forwardedFor.slice(forwardedFor.lastIndexOf(',') + 1).trim(),
-        remotePort: null,
-        serverAddress: '',
-        serverPort: port === undefined ? (https ? 443 : 80) : Number(port),
-        contentLength: contentLength(method, body),
+        body: eventBody(event.body, event.isBase64Encoded),
       },
-      body,
-      acceptEncoding: headers.get('accept-encoding') ?? '',
-    };
+      options,
+    );
   },
 
   toResult(event, response: EncodedResponse): ALBResult {

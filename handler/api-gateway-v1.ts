@@ -2,9 +2,7 @@ import type { APIGatewayProxyEvent, APIGatewayProxyResult, Context } from 'aws-l
 import {
   type AdapterOptions,
   API_GATEWAY_PAYLOAD_LIMIT,
-  applyForwardedHost,
   collectHeaders,
-  contentLength,
   type EncodedResponse,
   type EventAdapter,
   encodeComponent,
@@ -12,8 +10,8 @@ import {
   eventBody,
   isObject,
   type LambdaRequest,
+  lambdaRequest,
   multiValueHeaders,
-  requestUri,
   stripBasePath,
 } from './adapter.ts';
 
@@ -38,31 +36,19 @@ export const apiGatewayV1: EventAdapter<APIGatewayProxyEvent, APIGatewayProxyRes
   },
 
   toRequest(event: APIGatewayProxyEvent, _context: Context, options: AdapterOptions): LambdaRequest {
-    const headers = collectHeaders(event.headers, event.multiValueHeaders);
-    applyForwardedHost(headers, options);
-    const query = queryString(event);
-    const path = encodePath(stripBasePath(event.path, options.basePath));
-    const body = eventBody(event.body, event.isBase64Encoded);
-    const method = event.httpMethod.toUpperCase();
-    const port = headers.get('x-forwarded-port');
-    return {
-      request: {
-        method,
-        uri: requestUri(path, query),
-        path,
-        query,
-        headers: headers.flat,
+    return lambdaRequest(
+      {
+        method: event.httpMethod.toUpperCase(),
+        path: encodePath(stripBasePath(event.path, options.basePath)),
+        query: queryString(event),
+        headers: collectHeaders(event.headers, event.multiValueHeaders),
         protocol: event.requestContext.protocol || 'HTTP/1.1',
         https: true,
         remoteAddress: event.requestContext.identity?.sourceIp ?? '',
-        remotePort: null,
-        serverAddress: '',
-        serverPort: port === undefined ? 443 : Number(port),
-        contentLength: contentLength(method, body),
+        body: eventBody(event.body, event.isBase64Encoded),
       },
-      body,
-      acceptEncoding: headers.get('accept-encoding') ?? '',
-    };
+      options,
+    );
   },
 
   toResult(_event, response: EncodedResponse): APIGatewayProxyResult {

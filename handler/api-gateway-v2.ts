@@ -2,16 +2,14 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import {
   type AdapterOptions,
   API_GATEWAY_PAYLOAD_LIMIT,
-  applyForwardedHost,
   collectHeaders,
-  contentLength,
   type EncodedResponse,
   type EventAdapter,
   encodePath,
   eventBody,
   isObject,
   type LambdaRequest,
-  requestUri,
+  lambdaRequest,
   stripBasePath,
 } from './adapter.ts';
 
@@ -41,30 +39,19 @@ export const apiGatewayV2: EventAdapter<APIGatewayProxyEventV2, APIGatewayProxyS
       const existing = headers.get('cookie');
       headers.set('Cookie', [...(existing === undefined ? [] : [existing]), ...event.cookies].join('; '));
     }
-    applyForwardedHost(headers, options);
-    const path = encodePath(stripBasePath(event.rawPath || http.path || '/', options.basePath));
-    const query = event.rawQueryString ?? '';
-    const body = eventBody(event.body, event.isBase64Encoded);
-    const method = http.method.toUpperCase();
-    const port = headers.get('x-forwarded-port');
-    return {
-      request: {
-        method,
-        uri: requestUri(path, query),
-        path,
-        query,
-        headers: headers.flat,
+    return lambdaRequest(
+      {
+        method: http.method.toUpperCase(),
+        path: encodePath(stripBasePath(event.rawPath || http.path || '/', options.basePath)),
+        query: event.rawQueryString ?? '',
+        headers,
         protocol: http.protocol || 'HTTP/1.1',
         https: true,
         remoteAddress: http.sourceIp ?? '',
-        remotePort: null,
-        serverAddress: '',
-        serverPort: port === undefined ? 443 : Number(port),
-        contentLength: contentLength(method, body),
+        body: eventBody(event.body, event.isBase64Encoded),
       },
-      body,
-      acceptEncoding: headers.get('accept-encoding') ?? '',
-    };
+      options,
+    );
   },
 
   toResult(_event, response: EncodedResponse): APIGatewayProxyStructuredResultV2 {

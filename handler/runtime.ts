@@ -65,6 +65,11 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   };
 }
 
+type Prepared =
+  | { kind: 'reply'; response: EncodedResponse }
+  | { kind: 'static'; lr: LambdaRequest; filename: string }
+  | { kind: 'script'; lr: LambdaRequest; route: ScriptRoute };
+
 class LambdaRuntime {
   private readonly textTypes: TextTypes;
   private readonly adapterOptions: AdapterOptions;
@@ -96,30 +101,19 @@ class LambdaRuntime {
 
   private async http(adapter: EventAdapter, event: unknown, context: Context): Promise<unknown> {
     const requestId = context.awsRequestId;
-    let lr: LambdaRequest;
-    let route: Route;
-    try {
-      lr = this.toRequest(adapter, event, context);
-      route = this.bridge.route(lr.request);
-    } catch (err) {
-      return adapter.toResult(event, this.errorResponse(err, requestId));
-    }
-    if (route.kind === 'redirect') {
-      return adapter.toResult(
-        event,
-        plain(308, `308 Permanent Redirect to ${route.location}\n`, ['Location', route.location]),
-      );
-    }
+    const p = this.prepare(adapter, event, context);
+    if (p.kind === 'reply') return adapter.toResult(event, p.response);
+    const lr = p.lr;
     let head: CgiHead;
     let body: Buffer;
-    if (route.kind === 'static') {
-      head = { status: 200, statusText: 'OK', headers: ['Content-Type', contentType(route.filename)] };
-      body = readFileSync(route.filename);
+    if (p.kind === 'static') {
+      head = { status: 200, statusText: 'OK', headers: ['Content-Type', contentType(p.filename)] };
+      body = readFileSync(p.filename);
     } else {
       try {
         const response = await this.bridge.buffer(
           lr.request,
-          route,
+          p.route,
           lr.body,
           requestId,
           this.deadline(context),
@@ -194,23 +188,12 @@ class LambdaRuntime {
       if (typeof body === 'string') out.end(body);
       else await pipeline(body, out);
     };
-    let lr: LambdaRequest;
-    let route: Route;
-    try {
-      lr = this.toRequest(adapter, event, context);
-      route = this.bridge.route(lr.request);
-    } catch (err) {
-      const r = this.errorResponse(err, requestId);
-      return send(r.status, r.headers, r.body);
+    const p = this.prepare(adapter, event, context);
+    if (p.kind === 'reply') return send(p.response.status, p.response.headers, p.response.body);
+    if (p.kind === 'static') {
+      return send(200, ['Content-Type', contentType(p.filename)], createReadStream(p.filename));
     }
-    if (route.kind === 'redirect') {
-      const r = plain(308, `308 Permanent Redirect to ${route.location}\n`, ['Location', route.location]);
-      return send(r.status, r.headers, r.body);
-    }
-    if (route.kind === 'static') {
-      return send(200, ['Content-Type', contentType(route.filename)], createReadStream(route.filename));
-    }
-    const call = this.bridge.stream(lr.request, route, lr.body, requestId, this.deadline(context));
+    const call = this.bridge.stream(p.lr.request, p.route, p.lr.body, requestId, this.deadline(context));
     try {
       const response = await call.response;
       await send(response.status, response.headers, response.body);
@@ -220,6 +203,24 @@ class LambdaRuntime {
       const r = this.errorResponse(err, requestId);
       if (!stream.writableEnded) await send(r.status, r.headers, r.body).catch(() => {});
     }
+  }
+
+  /** The event as a request and where it goes; or the answer already, for a bad request or a redirect. */
+  private prepare(adapter: EventAdapter, event: unknown, context: Context): Prepared {
+    let lr: LambdaRequest;
+    let route: Route;
+    try {
+      lr = this.toRequest(adapter, event, context);
+      route = this.bridge.route(lr.request);
+    } catch (err) {
+      return { kind: 'reply', response: this.errorResponse(err, context.awsRequestId) };
+    }
+    if (route.kind === 'redirect') {
+      const text = `308 Permanent Redirect to ${route.location}\n`;
+      return { kind: 'reply', response: plain(308, text, ['Location', route.location]) };
+    }
+    if (route.kind === 'static') return { kind: 'static', lr, filename: route.filename };
+    return { kind: 'script', lr, route };
   }
 
   private toRequest(adapter: EventAdapter, event: unknown, context: Context): LambdaRequest {
