@@ -47,6 +47,11 @@ export interface Config {
   trustForwardedHost: boolean;
   timeoutMargin: number;
   phpBinary: string;
+  trustedProxies: string[];
+  headersTimeout: number;
+  idleTimeout: number;
+  keepAliveTimeout: number;
+  maxHeaderSize: number;
 }
 
 type Kind =
@@ -429,6 +434,52 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: 'found on PATH or `/opt/bin/php`',
     meaning: 'Lambda: `php` CLI that runs `{"cli": "..."}` console events',
     default: () => '',
+  },
+  {
+    key: 'trustedProxies',
+    env: 'FPM_BRIDGE_TRUSTED_PROXIES',
+    kind: 'list',
+    defaultText: '`[]`',
+    meaning:
+      '`serve` only: IPs/CIDRs of proxies whose X-Forwarded-For/-Proto/-Port are believed (client address, `HTTPS=on`)',
+    default: () => [],
+  },
+  {
+    key: 'headersTimeout',
+    env: 'FPM_BRIDGE_HEADERS_TIMEOUT',
+    kind: 'integer',
+    min: 1,
+    defaultText: '`30000` ms',
+    meaning: '`serve` only: time a client has to send its request headers',
+    default: () => 30_000,
+  },
+  {
+    key: 'idleTimeout',
+    env: 'FPM_BRIDGE_IDLE_TIMEOUT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`60000` ms',
+    meaning:
+      '`serve` only: a connection silent this long (mid-upload or mid-download) is closed; `0` = never',
+    default: () => 60_000,
+  },
+  {
+    key: 'keepAliveTimeout',
+    env: 'FPM_BRIDGE_KEEP_ALIVE_TIMEOUT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`5000` ms',
+    meaning: '`serve` only: how long an idle keep-alive connection stays open',
+    default: () => 5000,
+  },
+  {
+    key: 'maxHeaderSize',
+    env: 'FPM_BRIDGE_MAX_HEADER_SIZE',
+    kind: 'integer',
+    min: 1024,
+    defaultText: '`16384` bytes',
+    meaning: '`serve` only: largest request head (request line and headers); larger → 431',
+    default: () => 16_384,
   },
 ];
 

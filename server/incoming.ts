@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { BadRequestError } from '../proxy/errors.ts';
+import type { TrustedProxies } from './forwarded.ts';
 
 /** Methods whose requests carry a body by convention: CONTENT_LENGTH=0 is sent even when it is empty. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
@@ -9,7 +10,12 @@ const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
  * Turns a `node:http` request into the core's {@link ProxyRequest}. `contentLength` is what the body will
  * be: the Content-Length header, or `spooledLength` for a chunked body already collected.
  */
-export function incomingToRequest(req: IncomingMessage, spooledLength: number | null): ProxyRequest {
+export function incomingToRequest(
+  req: IncomingMessage,
+  spooledLength: number | null,
+  proxies: TrustedProxies,
+  trustForwardedHost: boolean,
+): ProxyRequest {
   let target = req.url ?? '/';
   // Absolute-form (`GET http://host/x.php`): PHP sees only the path, as HAProxy does (fb38c910f).
   if (target.charCodeAt(0) !== 0x2f) {
@@ -29,18 +35,33 @@ export function incomingToRequest(req: IncomingMessage, spooledLength: number | 
     if (cl !== undefined) contentLength = Number(cl);
     else if (BODY_METHODS.has(req.method!)) contentLength = 0;
   }
+  const peer = socket.remoteAddress ?? '';
+  const forwarded = proxies.resolve(peer, req.headers);
+  let headers = req.rawHeaders;
+  if (forwarded !== null && trustForwardedHost && forwarded.host !== null) {
+    headers = withHost(headers, forwarded.host);
+  }
   return {
     method: req.method!,
     uri: target,
     path: q < 0 ? target : target.slice(0, q),
     query: q < 0 ? '' : target.slice(q + 1),
-    headers: req.rawHeaders,
+    headers,
     protocol: `HTTP/${req.httpVersion}`,
-    https: false,
-    remoteAddress: socket.remoteAddress ?? '',
-    remotePort: socket.remotePort ?? 0,
+    https: forwarded?.https ?? false,
+    remoteAddress: forwarded?.remoteAddress ?? peer,
+    remotePort: forwarded === null ? (socket.remotePort ?? 0) : null,
     serverAddress: socket.localAddress ?? '',
-    serverPort: socket.localPort ?? 0,
+    serverPort: forwarded?.port ?? socket.localPort ?? 0,
     contentLength,
   };
+}
+
+/** The headers with Host replaced (X-Forwarded-Host from a trusted proxy). */
+function withHost(raw: readonly string[], host: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.toLowerCase() !== 'host') out.push(raw[i]!, raw[i + 1]!);
+  out.push('Host', host);
+  return out;
 }

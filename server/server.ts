@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
 import { AbortedError, FpmBridgeError } from '../proxy/errors.ts';
+import { TrustedProxies } from './forwarded.ts';
 import { incomingToRequest } from './incoming.ts';
 import { bodyTooLarge, type SpooledBody, spoolBody } from './spool.ts';
 import { serveStatic } from './static.ts';
@@ -20,15 +21,31 @@ let sequence = 0;
  * streams bodies both ways (a slow client slows php-fpm's reads, it does not fill our memory).
  */
 export function createFrontServer(bridge: Bridge): Server {
-  const server = createServer({ keepAlive: true }, (req, res) => {
-    const requestId = (++sequence).toString(36);
-    handle(bridge, req, res, requestId).catch((err) => fail(bridge, req, res, err, requestId));
-  });
+  const config = bridge.config;
+  const proxies = new TrustedProxies(config.trustedProxies);
+  const server = createServer(
+    {
+      keepAlive: true,
+      // Node answers 431 itself past this; headers and the request line count together.
+      maxHeaderSize: config.maxHeaderSize,
+      // A client must send its headers in time, and may not go silent mid-request, so slow or idle
+      // connections cannot hold the server (Slowloris); a body then only needs to keep moving.
+      headersTimeout: config.headersTimeout,
+      requestTimeout: 0,
+      keepAliveTimeout: config.keepAliveTimeout,
+    },
+    (req, res) => {
+      const requestId = (++sequence).toString(36);
+      handle(bridge, proxies, req, res, requestId).catch((err) => fail(bridge, req, res, err, requestId));
+    },
+  );
+  server.setTimeout(config.idleTimeout);
   return server;
 }
 
 async function handle(
   bridge: Bridge,
+  proxies: TrustedProxies,
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
@@ -46,7 +63,7 @@ async function handle(
     body = spooled.body;
     res.once('close', spooled.dispose);
   }
-  const request = incomingToRequest(req, spooled?.length ?? null);
+  const request = incomingToRequest(req, spooled?.length ?? null, proxies, bridge.config.trustForwardedHost);
   const route = bridge.route(request);
   if (route.kind === 'static') {
     serveStatic(req, res, route.filename, route.stats);

@@ -1,14 +1,15 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../proxy/config.ts';
 import { createFrontServer } from '../../server/server.ts';
 import { SPOOL_MEMORY_LIMIT } from '../../server/spool.ts';
-import { type DumpBody, startBridge, type TestBridge, waitFor } from '../support/bridge.ts';
+import { type DumpBody, FIXTURES_DOCROOT, startBridge, type TestBridge, waitFor } from '../support/bridge.ts';
 
 interface Reply {
   status: number;
@@ -217,5 +218,97 @@ describe('standalone front: php-fpm unreachable', () => {
     } finally {
       await f.close();
     }
+  });
+});
+
+describe('standalone front: static files', () => {
+  let f: Front;
+  before(async () => {
+    f = await front();
+  });
+  after(() => f.close());
+  const text = readFileSync(join(FIXTURES_DOCROOT, 'hello.txt'));
+
+  it('serves one byte range with 206 and Content-Range', async () => {
+    const res = await send(f.port, { path: '/hello.txt', headers: { Range: 'bytes=1-3' } });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers['content-range'], `bytes 1-3/${text.length}`);
+    assert.deepEqual(res.body, text.subarray(1, 4));
+  });
+
+  it('serves a suffix range, and the whole file when If-Range no longer matches', async () => {
+    const suffix = await send(f.port, { path: '/hello.txt', headers: { Range: 'bytes=-2' } });
+    assert.deepEqual(suffix.body, text.subarray(text.length - 2));
+    const stale = await send(f.port, {
+      path: '/hello.txt',
+      headers: { Range: 'bytes=0-0', 'If-Range': 'W/"0-0"' },
+    });
+    assert.equal(stale.status, 200);
+    assert.deepEqual(stale.body, text);
+  });
+
+  it('answers 416 with the size for a range past the end', async () => {
+    const res = await send(f.port, { path: '/hello.txt', headers: { Range: `bytes=${text.length}-` } });
+    assert.equal(res.status, 416);
+    assert.equal(res.headers['content-range'], `bytes */${text.length}`);
+  });
+
+  it('never serves PHP source, a dotfile or a directory listing', async () => {
+    assert.equal((await send(f.port, { path: '/x.PHP' })).status, 404);
+    assert.equal((await send(f.port, { path: '/.env' })).status, 404);
+    const dir = await send(f.port, { path: '/assets/' });
+    assert.equal(dir.status, 200);
+    assert.equal((JSON.parse(dir.body.toString()) as DumpBody).server.SCRIPT_NAME, '/index.php');
+  });
+
+  it('answers 431 for request headers over maxHeaderSize', async () => {
+    const res = await send(f.port, { path: '/dump.php', headers: { 'X-Big': 'x'.repeat(20_000) } });
+    assert.equal(res.status, 431);
+  });
+});
+
+describe('standalone front: trusted proxies', () => {
+  let f: Front;
+  before(async () => {
+    f = await front({ trustedProxies: ['127.0.0.1', '10.0.0.0/8'], trustForwardedHost: true });
+  });
+  after(() => f.close());
+
+  it('takes the client address, scheme, port and host from a trusted proxy', async () => {
+    const res = await send(f.port, {
+      path: '/dump.php',
+      headers: {
+        'X-Forwarded-For': '198.51.100.1, 203.0.113.9, 10.1.2.3',
+        'X-Forwarded-Proto': 'https',
+        'X-Forwarded-Host': 'www.example.com',
+      },
+    });
+    const s = (JSON.parse(res.body.toString()) as DumpBody).server;
+    // 198.51.100.1 may be forged by the client: the first untrusted hop from the right is the client.
+    assert.equal(s.REMOTE_ADDR, '203.0.113.9');
+    assert.equal(s.HTTPS, 'on');
+    assert.equal(s.SERVER_PORT, '443');
+    assert.equal(s.HTTP_HOST, 'www.example.com');
+    assert.equal(s.SERVER_NAME, 'www.example.com');
+    assert.equal('REMOTE_PORT' in s, false);
+  });
+});
+
+describe('standalone front: untrusted peers', () => {
+  let f: Front;
+  before(async () => {
+    f = await front({ trustedProxies: ['10.0.0.0/8'] });
+  });
+  after(() => f.close());
+
+  it('ignores X-Forwarded-* from a peer that is not a trusted proxy', async () => {
+    const res = await send(f.port, {
+      path: '/dump.php',
+      headers: { 'X-Forwarded-For': '203.0.113.9', 'X-Forwarded-Proto': 'https' },
+    });
+    const s = (JSON.parse(res.body.toString()) as DumpBody).server;
+    assert.equal(s.REMOTE_ADDR, '127.0.0.1');
+    assert.equal('HTTPS' in s, false);
+    assert.equal(s.HTTP_X_FORWARDED_FOR, '203.0.113.9');
   });
 });
