@@ -39,7 +39,7 @@ export const apiGatewayV1: EventAdapter<APIGatewayProxyEvent, APIGatewayProxyRes
     return lambdaRequest(
       {
         method: event.httpMethod.toUpperCase(),
-        path: encodePath(stripBasePath(event.path, options.basePath)),
+        path: encodePath(stripBasePath(event.path || '/', options.basePath)),
         query: queryString(event),
         headers: collectHeaders(event.headers, event.multiValueHeaders),
         protocol: event.requestContext.protocol || 'HTTP/1.1',

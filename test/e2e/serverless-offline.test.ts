@@ -1,0 +1,436 @@
+/**
+ * End to end through the Serverless Framework (osls, installed as `serverless`) and serverless-offline:
+ * the real bundle (dist/handler.js) behind the emulated HTTP API and REST API, with Debian's php-fpm, over
+ * real HTTP; and `serverless package` with no network, checked on the CloudFormation template and the zip.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { ROOT } from '../support/cli.ts';
+
+const SERVERLESS = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
+/** serverless-offline serves REST API routes under the stage, here `--stage local` (see serverless.yml). */
+const STAGE = 'local';
+const LAYER_ARN = 'arn:aws:lambda:us-east-1:123456789012:layer:fpm-bridge-php-82:7';
+/** Every wait below is bounded by one of these; a process still running past it is killed. */
+const BUILD_TIMEOUT_MS = 30_000;
+const READY_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+const STOP_TIMEOUT_MS = 5_000;
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  output: string;
+}
+
+/** The environment for a child: no test-runner context, no FPM_BRIDGE_* from the caller's shell but
+ * the php-fpm binary, no colours, and a dead proxy so any attempt to reach AWS fails at once. */
+function childEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (key === 'NODE_TEST_CONTEXT' || key === 'NODE_OPTIONS') continue;
+    if (key.startsWith('FPM_BRIDGE_') && key !== 'FPM_BRIDGE_PHP_FPM') continue;
+    if (/^((HTTPS?|ALL|NO)_)?PROXY$/i.test(key)) continue;
+    env[key] = value;
+  }
+  // Port 9 (discard) on loopback: refused at once, so a network call fails instead of hanging.
+  return { ...env, NO_COLOR: '1', HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9' };
+}
+
+/** Runs a command in its own process group to completion, killing the group past `timeoutMs`. */
+function run(file: string, args: string[], timeoutMs: number): Promise<Run> {
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {
+      cwd: ROOT,
+      env: childEnv(),
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => {
+      output += `\n[killed after ${timeoutMs} ms]`;
+      killGroup(child, 'SIGKILL');
+    }, timeoutMs);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, output });
+    });
+  });
+}
+
+function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
+  if (child.pid === undefined) return;
+  try {
+    process.kill(-child.pid, signal);
+  } catch {
+    // ESRCH: the group is gone already.
+  }
+}
+
+/** Resolves with true once the child has exited, or false after `ms`. */
+function exited(child: ChildProcess, ms: number): Promise<boolean> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(false), ms);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve(true);
+    });
+  });
+}
+
+/** A port nothing listens on right now (the kernel's pick for port 0). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+interface Proc {
+  pid: number;
+  ppid: number;
+  stat: string;
+  args: string;
+}
+
+function processes(): Proc[] {
+  const out = execFileSync('ps', ['-eo', 'pid=,ppid=,stat=,args='], { encoding: 'utf8' });
+  const list: Proc[] = [];
+  for (const line of out.split('\n')) {
+    const m = /^\s*(\d+)\s+(\d+)\s+(\S+)\s+(.*)$/.exec(line);
+    if (m !== null) list.push({ pid: Number(m[1]), ppid: Number(m[2]), stat: m[3]!, args: m[4]! });
+  }
+  return list;
+}
+
+/** Every live (not zombie) process below `root`. */
+function descendants(root: number): Proc[] {
+  const all = processes().filter((p) => !p.stat.startsWith('Z'));
+  const found: Proc[] = [];
+  const parents = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const p of all) {
+      if (parents.has(p.ppid) && !parents.has(p.pid)) {
+        parents.add(p.pid);
+        found.push(p);
+        grew = true;
+      }
+    }
+  }
+  return found;
+}
+
+/** `info.php` prints `KEY<padding>value` lines; the key column is 12 wide. */
+function infoLines(text: string): Record<string, string> {
+  return Object.fromEntries(
+    text
+      .trim()
+      .split('\n')
+      .map((l) => [l.slice(0, 12).trim(), l.slice(13)]),
+  );
+}
+
+/** The names in a zip's central directory (APPNOTE.TXT 4.3.12), without unpacking it. */
+function zipEntries(zip: Buffer): string[] {
+  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+  assert.ok(eocd >= 0, 'not a zip: no end of central directory record');
+  const count = zip.readUInt16LE(eocd + 10);
+  let at = zip.readUInt32LE(eocd + 16);
+  const names: string[] = [];
+  for (let i = 0; i < count; i++) {
+    assert.equal(zip.readUInt32LE(at), 0x02014b50, 'bad central directory header');
+    const nameLength = zip.readUInt16LE(at + 28);
+    const extraLength = zip.readUInt16LE(at + 30);
+    const commentLength = zip.readUInt16LE(at + 32);
+    names.push(zip.toString('utf8', at + 46, at + 46 + nameLength));
+    at += 46 + nameLength + extraLength + commentLength;
+  }
+  return names.sort();
+}
+
+const PACKAGED_FILES = [
+  'dist/handler.js',
+  'examples/demo/public/index.php',
+  'examples/demo/public/info.php',
+  'examples/demo/public/style.css',
+  'package.json',
+];
+
+before(async () => {
+  // The function runs the bundle, as on Lambda: build it from the current sources.
+  const build = await run(process.execPath, ['scripts/build.mjs'], BUILD_TIMEOUT_MS);
+  assert.equal(build.code, 0, `npm run build failed:\n${build.output}`);
+});
+
+describe('serverless-offline running dist/handler.js with the local php-fpm', () => {
+  let offline: ChildProcess;
+  let output = '';
+  let base = '';
+  /** The php-fpm processes serverless-offline's worker started, seen while it ran. */
+  let fpm: Proc[] = [];
+
+  before(async () => {
+    const [httpPort, lambdaPort] = [await freePort(), await freePort()];
+    base = `http://127.0.0.1:${httpPort}`;
+    offline = spawn(
+      process.execPath,
+      [
+        SERVERLESS,
+        'offline',
+        '--stage',
+        STAGE,
+        '--host',
+        '127.0.0.1',
+        '--httpPort',
+        String(httpPort),
+        '--lambdaPort',
+        String(lambdaPort),
+      ],
+      // Its own process group, so that stopping it reaches every process it started.
+      { cwd: ROOT, env: childEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    offline.stdout!.on('data', (d) => (output += d));
+    offline.stderr!.on('data', (d) => (output += d));
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        killGroup(offline, 'SIGKILL');
+        reject(new Error(`serverless offline was not ready after ${READY_TIMEOUT_MS} ms:\n${output}`));
+      }, READY_TIMEOUT_MS);
+      const onExit = (code: number | null) => {
+        clearTimeout(timer);
+        reject(new Error(`serverless offline exited (${code}) before it was ready:\n${output}`));
+      };
+      offline.once('exit', onExit);
+      // The framework logs to stderr, serverless-offline's banner included.
+      const check = () => {
+        if (!output.includes('Server ready:')) return;
+        clearTimeout(timer);
+        offline.off('exit', onExit);
+        offline.stdout!.off('data', check);
+        offline.stderr!.off('data', check);
+        resolve();
+      };
+      offline.stdout!.on('data', check);
+      offline.stderr!.on('data', check);
+    });
+  });
+
+  after(async () => {
+    // Whatever the tests did: nothing of this run may stay behind.
+    if (offline !== undefined && !(await exited(offline, 0))) {
+      killGroup(offline, 'SIGKILL');
+      await exited(offline, STOP_TIMEOUT_MS);
+    }
+    const ours = new Set(fpm.map((p) => p.pid));
+    for (const p of processes()) {
+      if (!ours.has(p.pid) || !p.args.startsWith('php-fpm')) continue;
+      try {
+        process.kill(p.pid, 'SIGKILL');
+      } catch {}
+    }
+  });
+
+  const get = (path: string, init: RequestInit = {}) =>
+    fetch(`${base}${path}`, { ...init, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) });
+
+  // The same checks through both event sources. serverless-offline puts REST routes under the stage
+  // (`/local/...`) but, as API Gateway does, leaves the stage out of the event's `path`: PHP sees the same
+  // REQUEST_URI either way, so no `basePath` is needed (that is for a custom domain's base path mapping).
+  const sources = [
+    {
+      name: 'HTTP API (payload 2.0)',
+      prefix: '',
+      home: '/',
+      // serverless-offline builds `rawQueryString` as `url.searchParams.toString()`
+      // (LambdaProxyIntegrationEventV2.js), which re-encodes `%20` as `+`; API Gateway passes the query
+      // through untouched, and so does the handler (test/handler covers real events).
+      query: 'x=1&y=+',
+    },
+    {
+      name: 'REST API (payload 1.0)',
+      prefix: `/${STAGE}`,
+      // The stage root is the one path that does not work offline: see the test after this loop.
+      home: '/index.php',
+      // REST events carry only decoded parameters; the handler rebuilds the query with `%20` for a space.
+      query: 'x=1&y=%20',
+    },
+  ];
+
+  for (const source of sources) {
+    describe(source.name, () => {
+      it(`returns the demo page for ${source.home}`, async () => {
+        const res = await get(`${source.prefix}${source.home}`);
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
+        const html = await res.text();
+        assert.match(html, /<h1>Hello from PHP 8\.2\.\d+ behind fpm-bridge<\/h1>/);
+        assert.ok(html.includes(`You asked for <code>${source.home}</code>`), html);
+        assert.match(html, /with <code>GET<\/code>/);
+        assert.match(html, /Script: <code>\/index\.php<\/code>/);
+      });
+
+      it('runs info.php with PATH_INFO, the query and the request URI PHP expects', async () => {
+        const res = await get(`${source.prefix}/info.php/some/path?x=1&y=%20`);
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('content-type'), 'text/plain; charset=utf-8');
+        assert.deepEqual(infoLines(await res.text()), {
+          SCRIPT_NAME: '/info.php',
+          PATH_INFO: '/some/path',
+          QUERY_STRING: source.query,
+          REQUEST_URI: `/info.php/some/path?${source.query}`,
+          REMOTE_ADDR: '127.0.0.1',
+          SERVER_NAME: '127.0.0.1',
+          // No X-Forwarded-Port from serverless-offline: the handler takes API Gateway's HTTPS port.
+          SERVER_PORT: '443',
+        });
+      });
+
+      it('posts a form through to $_POST', async () => {
+        const res = await get(`${source.prefix}/echo`, {
+          method: 'POST',
+          body: new URLSearchParams({ message: 'yo & ü' }),
+        });
+        assert.equal(res.status, 200);
+        const html = await res.text();
+        assert.match(html, /You asked for <code>\/echo<\/code>\s+with <code>POST<\/code>/);
+        assert.match(html, /You posted: <code>yo &amp; ü<\/code>/);
+      });
+
+      it('sends an existing static file to the front controller (staticFiles is off on Lambda)', async () => {
+        const res = await get(`${source.prefix}/style.css`);
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
+        const html = await res.text();
+        assert.match(html, /You asked for <code>\/style\.css<\/code>/);
+        assert.match(html, /Script: <code>\/index\.php<\/code>/);
+      });
+    });
+  }
+
+  it('REST API stage root: the empty path serverless-offline sends (API Gateway sends "/") runs the front controller', async () => {
+    // HttpServer.js computes the REST event's path as request.path.slice(`/${stage}`.length), so `/local`
+    // and `/local/` arrive as "", where AWS gives "/"; the v1 adapter reads an empty path as "/".
+    for (const path of [`/${STAGE}`, `/${STAGE}/`]) {
+      const res = await get(path);
+      assert.equal(res.status, 200, path);
+      assert.match(await res.text(), /You asked for <code>\/<\/code>/);
+    }
+  });
+
+  it('started php-fpm below serverless-offline, and stopping the process group leaves none behind', async (t) => {
+    // The worker (and php-fpm with it) starts on the first request.
+    assert.equal((await get('/')).status, 200);
+    fpm = descendants(offline.pid!).filter((p) => p.args.startsWith('php-fpm'));
+    const masters = fpm.filter((p) => p.args.startsWith('php-fpm: master process'));
+    assert.equal(masters.length, 1, `one php-fpm master below serverless-offline:\n${JSON.stringify(fpm)}`);
+    // Lambda mode: one worker.
+    assert.equal(fpm.length, 2, `php-fpm master and one worker:\n${JSON.stringify(fpm)}`);
+
+    killGroup(offline, 'SIGTERM');
+    if (!(await exited(offline, STOP_TIMEOUT_MS))) {
+      // serverless-offline stops on SIGTERM (its own handler, then exit); should it hang, SIGKILL leaves
+      // no exit handler to run, which makes the check below stricter, not weaker.
+      t.diagnostic(`serverless offline ignored SIGTERM for ${STOP_TIMEOUT_MS} ms; sent SIGKILL`);
+      killGroup(offline, 'SIGKILL');
+      assert.ok(await exited(offline, STOP_TIMEOUT_MS), 'serverless offline survived SIGKILL');
+    }
+    // php-fpm leads a process group of its own; it goes because the kernel signals it when the thread that
+    // started it ends (setpriv --pdeathsig), or through the supervisor's exit handler.
+    const pids = new Set(fpm.map((p) => p.pid));
+    let left: Proc[] = [];
+    for (let waited = 0; waited <= STOP_TIMEOUT_MS; waited += 50) {
+      left = processes().filter(
+        (p) => pids.has(p.pid) && !p.stat.startsWith('Z') && p.args.includes('php-fpm'),
+      );
+      if (left.length === 0) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.deepEqual(left, [], 'php-fpm outlived serverless offline');
+  });
+});
+
+describe('serverless package', () => {
+  let dir = '';
+  let result: Run;
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-sls-'));
+    result = await run(
+      process.execPath,
+      [SERVERLESS, 'package', '--stage', 'dev', '--package', dir, '--param', `phpLayer=${LAYER_ARN}`],
+      READY_TIMEOUT_MS,
+    );
+  });
+  after(() => {
+    if (dir !== '') rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('succeeds without network (the PHP layer is referenced by ARN)', () => {
+    assert.equal(result.code, 0, result.output);
+  });
+
+  it('builds a template with the function on nodejs22.x, its layer, the HTTP API and the REST API', () => {
+    const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
+    type Resource = { Type: string; Properties: Record<string, unknown> };
+    const resources = template.Resources as Record<string, Resource>;
+    const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+
+    const fn = resources.WebLambdaFunction!;
+    assert.equal(fn.Type, 'AWS::Lambda::Function');
+    assert.equal(fn.Properties.Runtime, 'nodejs22.x');
+    assert.equal(fn.Properties.Handler, 'dist/handler.handler');
+    assert.deepEqual(fn.Properties.Layers, [LAYER_ARN]);
+    assert.deepEqual(fn.Properties.Architectures, ['x86_64']);
+    assert.equal(fn.Properties.MemorySize, 1024);
+    assert.equal(fn.Properties.Timeout, 28);
+    assert.deepEqual(fn.Properties.Environment, {
+      Variables: { FPM_BRIDGE_DOCROOT: '/var/task/examples/demo/public' },
+    });
+
+    // HTTP API: one catch-all route ($default) to a payload 2.0 proxy integration of the function.
+    assert.equal(ofType('AWS::ApiGatewayV2::Api').length, 1);
+    const routes = ofType('AWS::ApiGatewayV2::Route');
+    assert.equal(routes.length, 1);
+    const route = routes[0]![1].Properties;
+    assert.equal(route.RouteKey, '$default');
+    assert.deepEqual(route.Target, {
+      'Fn::Join': ['/', ['integrations', { Ref: 'HttpApiIntegrationWeb' }]],
+    });
+    const integration = resources.HttpApiIntegrationWeb!.Properties;
+    assert.equal(integration.IntegrationType, 'AWS_PROXY');
+    assert.equal(integration.PayloadFormatVersion, '2.0');
+    assert.deepEqual(integration.IntegrationUri, { 'Fn::GetAtt': ['WebLambdaFunction', 'Arn'] });
+
+    // REST API: ANY on / and on /{proxy+}, both proxying to the function.
+    const methods = ofType('AWS::ApiGateway::Method').map(([, r]) => r.Properties);
+    assert.equal(methods.length, 2);
+    for (const m of methods) {
+      assert.equal(m.HttpMethod, 'ANY');
+      assert.equal((m.Integration as { Type: string }).Type, 'AWS_PROXY');
+    }
+    const proxy = ofType('AWS::ApiGateway::Resource').map(([, r]) => r.Properties.PathPart);
+    assert.deepEqual(proxy, ['{proxy+}']);
+  });
+
+  it('ships only the bundle, the demo app and package.json (whose "type": "module" loads the bundle)', () => {
+    assert.deepEqual(zipEntries(readFileSync(join(dir, 'fpm-bridge-demo.zip'))), PACKAGED_FILES);
+    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { type?: string };
+    assert.equal(pkg.type, 'module');
+  });
+});
