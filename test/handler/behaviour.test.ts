@@ -67,6 +67,20 @@ function at<S extends HttpEventSource>(
   return event;
 }
 
+/** Replaces the query of an event, in the source's own terms (decoded maps for REST, raw elsewhere). */
+function setQuery<S extends HttpEventSource>(source: S, event: HttpEvents[S], raw: string): void {
+  const pairs = raw.split('&').map((p) => p.split('=') as [string, string]);
+  if (source === 'apigw-rest' || source === 'alb') {
+    const e = event as { multiValueQueryStringParameters?: unknown; queryStringParameters?: unknown };
+    const multi: Record<string, string[]> = {};
+    for (const [k, v] of pairs) multi[k] = [...(multi[k] ?? []), v];
+    if (e.multiValueQueryStringParameters != null) e.multiValueQueryStringParameters = multi;
+    e.queryStringParameters = Object.fromEntries(pairs);
+  } else {
+    (event as APIGatewayProxyEventV2).rawQueryString = raw;
+  }
+}
+
 const QUERY_FIXTURE = {
   'apigw-rest': 'get-query',
   'apigw-http': 'get-query',
@@ -177,6 +191,61 @@ for (const source of HTTP_EVENT_SOURCES) {
         res.headers['x-multi'],
         source === 'apigw-rest' || source === 'alb' ? ['a', 'b'] : ['a, b'],
       );
+    });
+
+    it('gives exactly this result for a custom status with a text body', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/status.php',
+      );
+      setQuery(source, event, 'code=418');
+      const result = await app.handler(event, fakeContext());
+      const type = 'text/html; charset=UTF-8';
+      const expected = {
+        'apigw-rest': {
+          statusCode: 418,
+          multiValueHeaders: { 'Content-type': [type] },
+          body: 'status set',
+          isBase64Encoded: false,
+        },
+        'apigw-http': {
+          statusCode: 418,
+          headers: { 'content-type': type },
+          body: 'status set',
+          isBase64Encoded: false,
+        },
+        'function-url': {
+          statusCode: 418,
+          headers: { 'content-type': type },
+          body: 'status set',
+          isBase64Encoded: false,
+        },
+        alb: {
+          statusCode: 418,
+          statusDescription: "418 I'm a Teapot",
+          multiValueHeaders: { 'Content-type': [type] },
+          body: 'status set',
+          isBase64Encoded: false,
+        },
+      }[source];
+      assert.deepEqual(result, expected);
+    });
+
+    it('sends no body with 204 and 304', async () => {
+      for (const code of [204, 304]) {
+        const event = at(
+          source,
+          loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+          'GET',
+          '/status.php',
+        );
+        setQuery(source, event, `code=${code}`);
+        const result = (await app.handler(event, fakeContext())) as AnyResult;
+        assert.equal(result.statusCode, code);
+        assert.equal(result.body, '');
+      }
     });
 
     it('answers a redirect with its status and Location', async () => {
