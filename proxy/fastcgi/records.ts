@@ -193,8 +193,8 @@ export function encodeRequestHead(
   let total = 16; // BEGIN_REQUEST
   let recordContent = 0;
   for (let i = 0; i < count; i += 2) {
-    const nl = Buffer.byteLength(params[i]!, 'utf8');
-    const vl = Buffer.byteLength(params[i + 1]!, 'utf8');
+    const nl = utf8Length(params[i]!);
+    const vl = utf8Length(params[i + 1]!);
     lengths[i] = nl;
     lengths[i + 1] = vl;
     const pair = lengthSize(nl) + lengthSize(vl) + nl + vl;
@@ -231,8 +231,8 @@ export function encodeRequestHead(
     }
     offset = writeLength(buf, offset, nl);
     offset = writeLength(buf, offset, vl);
-    offset += buf.write(params[i]!, offset, nl, 'utf8');
-    offset += buf.write(params[i + 1]!, offset, vl, 'utf8');
+    offset = writeString(buf, offset, params[i]!, nl);
+    offset = writeString(buf, offset, params[i + 1]!, vl);
     recordContent += pair;
   }
   if (recordContent > 0) {
@@ -247,6 +247,30 @@ export function encodeRequestHead(
     writeHeader(buf, offset, STDIN, requestId, 0, 0);
   }
   return buf;
+}
+
+/**
+ * Strings up to this many UTF-16 units are measured and copied by a JS loop when they are ASCII (every CGI
+ * name, most values): cheaper than a call into C++ per string. Longer ones, and any non-ASCII string, go
+ * through Buffer.byteLength / buf.write, whose per-call cost is amortised.
+ */
+const SHORT_STRING = 64;
+
+/** UTF-8 byte length of `s`, as Buffer.byteLength(s, 'utf8') gives it. */
+function utf8Length(s: string): number {
+  const n = s.length;
+  if (n > SHORT_STRING) return Buffer.byteLength(s, 'utf8');
+  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
+  return n;
+}
+
+/** Writes `s` (whose UTF-8 length is `bytes`) at `offset`; returns the offset after it. */
+function writeString(buf: Buffer, offset: number, s: string, bytes: number): number {
+  const n = s.length;
+  // bytes === n only when every unit is ASCII (any other unit takes 2–3 bytes, a surrogate pair 4 for 2).
+  if (bytes !== n || n > SHORT_STRING) return offset + buf.write(s, offset, bytes, 'utf8');
+  for (let i = 0; i < n; i++) buf[offset + i] = s.charCodeAt(i);
+  return offset + n;
 }
 
 function closeRecord(buf: Buffer, headerAt: number, requestId: number, content: number): number {

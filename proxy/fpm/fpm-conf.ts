@@ -3,8 +3,6 @@ export interface FpmConfOptions {
   socket: string;
   /** Where php-fpm writes its pid. */
   pidFile: string;
-  /** Where the master writes its log and the workers' stderr (a FIFO we read, or a file). */
-  errorLog: string;
   /** Static worker count: also the connection limit of the pool in front of it. */
   workers: number;
   /** Seconds after which php-fpm kills a worker still running a request; 0 = never. */
@@ -21,9 +19,9 @@ export function renderFpmConf(o: FpmConfOptions): string {
   return `; Written by fpm-bridge for the php-fpm it supervises; regenerated at every start.
 [global]
 pid = ${o.pidFile}
-; A FIFO fpm-bridge reads, so master and worker lines reach our log (a pipe from spawn() is a Unix socket,
-; which php-fpm cannot open as /proc/self/fd/2).
-error_log = ${o.errorLog}
+; No error_log: fpm-bridge starts php-fpm with --force-stderr, so the master writes its log (and the workers'
+; output it collects) straight to the stderr pipe fpm-bridge reads. A path such as /proc/self/fd/2 would fail:
+; that pipe is a Unix socket, which cannot be opened by path.
 ; fpm-bridge is the supervisor: php-fpm stays in the foreground as its child.
 daemonize = no
 ; Long PHP log lines (stack traces) are kept whole rather than cut at the 1024-byte default.

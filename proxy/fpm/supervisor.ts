@@ -1,8 +1,9 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, Socket } from 'node:net';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { PhpFpmStartError } from '../errors.ts';
 import { renderFpmConf } from './fpm-conf.ts';
 
@@ -51,8 +52,6 @@ export class PhpFpmSupervisor {
   private backoff = RESTART_MIN_MS;
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | null = null;
-  private logReader: Socket | null = null;
-  private readonly errorLog: string;
   private ready: Promise<void> | null = null;
   private readonly onProcessExit = () => this.killNow();
 
@@ -60,19 +59,16 @@ export class PhpFpmSupervisor {
     // A directory of our own (mode 0700): the socket cannot collide with, or be reached by, anyone else's.
     this.dir = mkdtempSync(join(options.runDir ?? tmpdir(), 'fpm-bridge-'));
     this.socket = join(this.dir, 'php-fpm.sock');
-    this.errorLog = join(this.dir, 'php-fpm.log');
     writeFileSync(
       join(this.dir, 'php-fpm.conf'),
       renderFpmConf({
         socket: this.socket,
         pidFile: join(this.dir, 'php-fpm.pid'),
-        errorLog: this.errorLog,
         workers: options.workers,
         requestTerminateTimeout: options.requestTerminateTimeout,
         scriptExtensions: options.scriptExtensions,
       }),
     );
-    this.openLog();
     process.once('exit', this.onProcessExit);
   }
 
@@ -129,7 +125,6 @@ export class PhpFpmSupervisor {
       clearTimeout(timer);
     }
     this.child = null;
-    this.logReader?.destroy();
     process.off('exit', this.onProcessExit);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -144,20 +139,31 @@ export class PhpFpmSupervisor {
       // A leading ":" keeps php-fpm's compiled-in scan dir and adds ours after it.
       env.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${o.phpIniDirs.join(':')}`;
     }
-    const stdout = this.logReader === null ? 'inherit' : 'ignore';
-    // Through setpriv, the kernel sends php-fpm SIGTERM when we die, even by SIGKILL, when no exit handler
-    // runs: no orphaned php-fpm holding workers. Without setpriv, only a normal exit stops it.
+    // --force-stderr: the log goes to the stderr pipe we read, with no file or FIFO in between.
+    args.push('--force-stderr');
     // detached: php-fpm leads its own process group, so that when its master dies by SIGKILL the workers it
     // leaves behind (still holding kept connections) can be killed as a group.
     const spawnOptions = {
       env,
-      stdio: ['ignore', stdout, stdout] as ('ignore' | 'inherit')[],
+      stdio: ['ignore', 'ignore', 'pipe'] as ('ignore' | 'pipe')[],
       detached: true,
     };
     const child =
       SETPRIV === null
         ? spawn(o.binary, args, spawnOptions)
         : spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', o.binary, ...args], spawnOptions);
+    let announced: (() => void) | null = null;
+    const readyLine = new Promise<void>((resolve) => {
+      announced = resolve;
+    });
+    readLines(child.stderr!, (line) => {
+      // php-fpm says so once its socket listens and its workers are forked: no polling needed.
+      if (announced !== null && line.endsWith('NOTICE: ready to handle connections')) {
+        announced();
+        announced = null;
+      }
+      o.onLog?.(line);
+    });
     this.child = child;
     this.startedAt = Date.now();
     const spawnFailed = new Promise<never>((_, reject) => {
@@ -176,8 +182,12 @@ export class PhpFpmSupervisor {
       });
     });
     spawnFailed.catch(() => {});
-    const alive = () => this.child === child && !this.stopping;
-    return Promise.race([waitForSocket(this.socket, o.startTimeout, o.binary, alive), spawnFailed]);
+    const alive = () => this.child === child && !this.stopping && announced !== null;
+    return Promise.race([
+      readyLine,
+      waitForSocket(this.socket, o.startTimeout, o.binary, alive),
+      spawnFailed,
+    ]);
   }
 
   private scheduleRestart(code: number | null, signal: NodeJS.Signals | null): void {
@@ -197,37 +207,26 @@ export class PhpFpmSupervisor {
     this.ready.catch(() => {});
   }
 
-  private openLog(): void {
-    try {
-      execFileSync('mkfifo', ['-m', '0600', this.errorLog], { stdio: 'ignore' });
-      // O_RDWR: opening never blocks, and a restarting php-fpm never makes us see end-of-file.
-      const fd = openSync(this.errorLog, constants.O_RDWR | constants.O_NONBLOCK);
-      const reader = new Socket({ fd, readable: true, writable: false });
-      reader.unref();
-      let partial = '';
-      reader.setEncoding('utf8');
-      reader.on('data', (text: string) => {
-        const lines = (partial + text).split('\n');
-        partial = lines.pop()!;
-        for (const line of lines) if (line !== '') this.options.onLog?.(line);
-      });
-      reader.on('error', () => {});
-      this.logReader = reader;
-    } catch {
-      // No mkfifo: php-fpm logs to a file in the private dir and its stdio goes to ours.
-      this.logReader = null;
-      try {
-        closeSync(openSync(this.errorLog, 'a'));
-      } catch {}
-    }
-  }
-
   private killNow(): void {
     if (this.child !== null) killGroup(this.child, 'SIGTERM');
     try {
       rmSync(this.dir, { recursive: true, force: true });
     } catch {}
   }
+}
+
+/** Calls `onLine` for every line of a stream, without its newline. */
+function readLines(stream: Readable, onLine: (line: string) => void): void {
+  let partial = '';
+  stream.setEncoding('utf8');
+  stream.on('data', (text: string) => {
+    const lines = (partial + text).split('\n');
+    partial = lines.pop()!;
+    for (const line of lines) if (line !== '') onLine(line);
+  });
+  stream.on('end', () => {
+    if (partial !== '') onLine(partial);
+  });
 }
 
 /** Signals php-fpm's whole process group: the master and every worker, orphaned or not. */
