@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import type { ALBEvent, ALBResult, Context } from 'aws-lambda';
+import { reasonPhrase } from '../proxy/status.ts';
 import {
   type AdapterOptions,
   collectHeaders,
@@ -51,8 +51,7 @@ export const alb: EventAdapter<ALBEvent, ALBResult> = {
   toResult(event, response: EncodedResponse): ALBResult {
     const result: ALBResult = {
       statusCode: response.status,
-      statusDescription:
-        `${response.status} ${response.statusText || STATUS_CODES[response.status] || ''}`.trim(),
+      statusDescription: `${response.status} ${response.statusText || reasonPhrase(response.status)}`.trim(),
       body: response.body,
       isBase64Encoded: response.isBase64Encoded,
     };

@@ -1,4 +1,3 @@
-import { brotliCompressSync, gzipSync, constants as zlib } from 'node:zlib';
 import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { EncodedResponse } from './adapter.ts';
 
@@ -101,25 +100,26 @@ export function encodeResponse(
  * with Content-Encoding set and Content-Length dropped, or null when the client accepts neither or PHP
  * already encoded the body.
  */
-export function compressResponse(
+export async function compressResponse(
   head: CgiHead,
   body: Buffer,
   acceptEncoding: string,
-): (CgiHead & { body: Buffer }) | null {
+): Promise<(CgiHead & { body: Buffer }) | null> {
   if (header(head.headers, 'content-encoding') !== undefined) return null;
   const accepted = acceptedEncodings(acceptEncoding);
+  if (!accepted.has('br') && !accepted.has('gzip')) return null;
+  // Loaded on first use: most responses never need it, and a cold start should not pay for it.
+  const zlib = await import('node:zlib');
   let encoding: 'br' | 'gzip';
   let compressed: Buffer;
   if (accepted.has('br')) {
     encoding = 'br';
-    compressed = brotliCompressSync(body, {
-      params: { [zlib.BROTLI_PARAM_QUALITY]: 5, [zlib.BROTLI_PARAM_SIZE_HINT]: body.length },
+    compressed = zlib.brotliCompressSync(body, {
+      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length },
     });
-  } else if (accepted.has('gzip')) {
-    encoding = 'gzip';
-    compressed = gzipSync(body, { level: 6 });
   } else {
-    return null;
+    encoding = 'gzip';
+    compressed = zlib.gzipSync(body, { level: 6 });
   }
   const headers: string[] = [];
   for (let i = 0; i < head.headers.length; i += 2) {

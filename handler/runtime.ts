@@ -1,5 +1,4 @@
 import { createReadStream, readFileSync } from 'node:fs';
-import { STATUS_CODES } from 'node:http';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
@@ -11,6 +10,7 @@ import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
 import { createJsonLogger, type Logger } from '../proxy/log.ts';
 import { contentType } from '../proxy/mime.ts';
+import { reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
 import { compressResponse, encodeResponse, TextTypes } from './encode.ts';
 import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
@@ -132,7 +132,7 @@ class LambdaRuntime {
   }
 
   /** Encodes the response, compresses it if that is what makes it fit the source's payload limit. */
-  private fit(
+  private async fit(
     adapter: EventAdapter,
     event: unknown,
     head: CgiHead,
@@ -151,7 +151,7 @@ class LambdaRuntime {
     if (size <= adapter.payloadLimit) return result;
     const original = size;
     if (this.config.compress === 'auto') {
-      const compressed = compressResponse(head, body, lr.acceptEncoding);
+      const compressed = await compressResponse(head, body, lr.acceptEncoding);
       if (compressed !== null) {
         result = adapter.toResult(
           event,
@@ -265,11 +265,7 @@ class LambdaRuntime {
     const entry = { requestId, status, code: known ? err.code : undefined, err: (err as Error).message };
     if (status >= 500) this.log.error(entry, 'request failed');
     else this.log.info(entry, 'request refused');
-    return plain(
-      status,
-      `${status} ${STATUS_CODES[status] ?? ''}\n`,
-      status === 503 ? ['Retry-After', '1'] : [],
-    );
+    return plain(status, `${status} ${reasonPhrase(status)}\n`, status === 503 ? ['Retry-After', '1'] : []);
   }
 
   /** Non-HTTP events go to `eventsScript` as a JSON POST; a 2xx is success, anything else fails the invocation. */
@@ -316,7 +312,7 @@ class LambdaRuntime {
 function plain(status: number, text: string, extra: string[] = []): EncodedResponse {
   return {
     status,
-    statusText: STATUS_CODES[status] ?? '',
+    statusText: reasonPhrase(status),
     headers: ['Content-Type', 'text/plain; charset=utf-8', ...extra],
     body: text,
     isBase64Encoded: false,

@@ -1,14 +1,9 @@
-import {
-  createServer,
-  type IncomingMessage,
-  type Server,
-  type ServerResponse,
-  STATUS_CODES,
-} from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
 import { AbortedError, FpmBridgeError } from '../proxy/errors.ts';
+import { reasonPhrase } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { incomingToRequest } from './incoming.ts';
 import { bodyTooLarge, type SpooledBody, spoolBody } from './spool.ts';
@@ -127,7 +122,7 @@ function fail(
     res.destroy();
     return;
   }
-  const text = `${status} ${STATUS_CODES[status] ?? ''}\n`;
+  const text = `${status} ${reasonPhrase(status)}\n`;
   // A request refused before its body was read whole: say so and close rather than read the rest for
   // nothing (the connection cannot serve another request until that body is gone).
   const unread = !req.complete;

@@ -1,5 +1,5 @@
-import { STATUS_CODES } from 'node:http';
 import { BadResponseError } from '../errors.ts';
+import { reasonPhrase } from '../status.ts';
 import { printable } from './path.ts';
 
 /** The CGI response head (RFC 3875 §6) as a front needs it. */
@@ -142,7 +142,7 @@ function parseHead(buf: Buffer, end: number): CgiHead {
     headers.push(name, value);
   }
   if (status === 0) status = location ? 302 : 200;
-  if (statusText === '') statusText = STATUS_CODES[status] ?? '';
+  if (statusText === '') statusText = reasonPhrase(status);
   return { status, statusText, headers };
 }
 

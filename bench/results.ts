@@ -1,0 +1,22 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+export const RESULTS_FILE = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
+
+/**
+ * Replaces one benchmark's section of bench/RESULTS.md (between `<!-- bench:ID -->` and `<!-- /bench:ID -->`),
+ * or appends it, so each bench script rewrites only its own results and the file keeps the others.
+ */
+export function writeSection(id: string, markdown: string): void {
+  const start = `<!-- bench:${id} -->`;
+  const end = `<!-- /bench:${id} -->`;
+  const block = `${start}\n${markdown.trim()}\n${end}`;
+  const current = existsSync(RESULTS_FILE) ? readFileSync(RESULTS_FILE, 'utf8') : '# Benchmarks\n';
+  const i = current.indexOf(start);
+  const j = current.indexOf(end);
+  const next =
+    i >= 0 && j > i
+      ? current.slice(0, i) + block + current.slice(j + end.length)
+      : `${current.trimEnd()}\n\n${block}\n`;
+  writeFileSync(RESULTS_FILE, next);
+}
