@@ -4,8 +4,8 @@ import { startBackend } from '../proxy/backend.ts';
 import { Bridge, SERVER_SOFTWARE } from '../proxy/bridge.ts';
 import { loadConfig } from '../proxy/config.ts';
 import { ConfigError, UsageError } from '../proxy/errors.ts';
-import { createJsonLogger } from '../proxy/log.ts';
-import { createFrontServer, listen } from '../server/server.ts';
+import { createPinoLogger, stderrDestination } from '../server/log.ts';
+import { createFrontServer, listenFront } from '../server/server.ts';
 
 const USAGE = `Usage: fpm-bridge <command> [options]
 
@@ -44,7 +44,7 @@ async function serve(argv: string[]): Promise<void> {
   }
   if (positionals.length > 1)
     throw new UsageError(`serve takes one DOCROOT, got ${positionals.length}: ${positionals.join(' ')}`);
-  const log = createJsonLogger(values.debug ? 'debug' : 'info');
+  const log = createPinoLogger(values.debug ? 'debug' : 'info', stderrDestination());
   const { config } = loadConfig({
     mode: 'serve',
     file: values.config,
@@ -65,9 +65,10 @@ async function serve(argv: string[]): Promise<void> {
   const server = createFrontServer(bridge);
   let url: string;
   try {
-    url = await listen(server, config.listen);
+    url = await listenFront(server, config);
   } catch (err) {
     await backend.close();
+    if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
   }
   process.stdout.write(`${SERVER_SOFTWARE} serving ${config.docroot} on ${url} (${backend.describe()})\n`);

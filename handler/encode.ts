@@ -115,7 +115,10 @@ export async function compressResponse(
   if (accepted.has('br')) {
     encoding = 'br';
     compressed = zlib.brotliCompressSync(body, {
-      params: { [zlib.constants.BROTLI_PARAM_QUALITY]: 5, [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length },
+      params: {
+        [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
+        [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+      },
     });
   } else {
     encoding = 'gzip';

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { accessSync, constants } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { BadEventError, ConfigError } from '../proxy/errors.ts';
+import { phpEnv } from '../proxy/fpm/layer.ts';
 import { isObject } from './adapter.ts';
 
 /** A console event: `{"cli": "artisan migrate --force"}` runs `php artisan migrate --force` in the task root. */
@@ -124,7 +125,12 @@ export function locatePhp(explicit: string, env: NodeJS.ProcessEnv = process.env
 export function runCli(php: string, line: string, cwd: string, timeout: number): Promise<CliResult> {
   const args = splitArgs(line);
   return new Promise((resolve) => {
-    const child = spawn(php, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    // The layer's php needs PHPRC and PHP_INI_SCAN_DIR to find its php.ini and extensions.
+    const child = spawn(php, args, {
+      cwd,
+      env: phpEnv(php, [], process.env),
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const chunks: Buffer[] = [];
     child.stdout.on('data', (d: Buffer) => chunks.push(d));
     child.stderr.on('data', (d: Buffer) => chunks.push(d));

@@ -4,6 +4,7 @@ import { type FcgiAddress, formatAddress, parseAddress } from './fastcgi/address
 import { Pool, type PoolOptions } from './fastcgi/pool.ts';
 import { locatePhpFpm } from './fpm/locate.ts';
 import { PhpFpmSupervisor } from './fpm/supervisor.ts';
+import type { BackendStatus } from './health.ts';
 import type { Logger } from './log.ts';
 import type { Dispatcher } from './upstream.ts';
 
@@ -13,6 +14,10 @@ export interface Backend {
   pools: readonly Pool[];
   /** The spawned php-fpm, or null for external addresses. */
   supervisor: PhpFpmSupervisor | null;
+  /** Each php-fpm address with its pool and whether it is up: what health endpoints and metrics read. */
+  backends: readonly BackendStatus[];
+  /** Requests can run: the spawned php-fpm is ready, or at least one address is up. */
+  healthy(): boolean;
   /** Where requests go, for messages: `unix:/...` addresses. */
   describe(): string;
   close(): Promise<void>;
@@ -57,10 +62,20 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
       throw err;
     }
     const pool = new Pool({ kind: 'unix', path: supervisor.socket }, poolOptions(config, config.workers));
+    // The supervisor knows first-hand whether its php-fpm runs: no probe needed.
+    const status: BackendStatus = {
+      address: `unix:${supervisor.socket}`,
+      pool,
+      get up() {
+        return supervisor.running;
+      },
+    };
     return {
       dispatcher: pool,
       pools: [pool],
       supervisor,
+      backends: [status],
+      healthy: () => supervisor.running,
       describe: () =>
         `php-fpm ${supervisor.pid ?? ''} with ${config.workers} workers on unix:${supervisor.socket}`,
       async close() {
@@ -71,12 +86,28 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
   }
   const addresses: FcgiAddress[] = config.fpm.map((a) => parseAddress(a));
   const pools = addresses.map((a) => new Pool(a, poolOptions(config, config.maxConns)));
+  // Even one address goes through the balancer: it keeps that address's health for the health endpoint.
+  const balancer = new Balancer(
+    pools,
+    {
+      failures: config.healthFailures,
+      coolDown: config.healthCoolDown,
+      interval: config.healthInterval,
+      // A probe is a connect and one small record each way: the connect limit bounds it, and the interval.
+      probeTimeout: Math.min(config.connectTimeout || 2000, config.healthInterval || 2000),
+    },
+    log,
+  );
+  balancer.start();
   return {
-    dispatcher: pools.length === 1 ? pools[0]! : new Balancer(pools),
+    dispatcher: balancer,
     pools,
     supervisor: null,
+    backends: balancer.health,
+    healthy: () => balancer.health.some((h) => h.up),
     describe: () => addresses.map(formatAddress).join(', '),
     async close() {
+      balancer.close();
       await Promise.all(pools.map((p) => p.close()));
     },
   };

@@ -1,24 +1,99 @@
+import type { ConnectError } from './errors.ts';
 import type { Exchange, FcgiHandler, FcgiRequest } from './fastcgi/exchange.ts';
-import type { Pool } from './fastcgi/pool.ts';
+import type { Pool, PoolObserver } from './fastcgi/pool.ts';
+import { BackendHealth, DEFAULT_HEALTH_OPTIONS, type HealthOptions, HealthProber } from './health.ts';
+import { type Logger, silentLogger } from './log.ts';
 import type { Dispatcher } from './upstream.ts';
 
 /**
- * Spreads requests over several php-fpm pools: each goes to the pool with the fewest requests in flight
- * or waiting (least outstanding requests), the first one on a tie, so a slow backend gets less work.
+ * Spreads requests over php-fpm pools: each goes to the pool with the fewest requests in flight or
+ * waiting (least outstanding requests), the first one on a tie, so a slow backend gets less work.
+ *
+ * A backend marked down ({@link BackendHealth}) is skipped unless every backend is down. A request whose
+ * connection never stood (php-fpm never saw it, no body byte was read) is sent to another available
+ * backend instead of failing, so a dead address costs its clients nothing but the connect attempt.
+ *
+ * @example
+ *   const balancer = new Balancer([poolA, poolB], { interval: 5000 }, log)
+ *   balancer.start()   // active FCGI_GET_VALUES probes
+ *   balancer.dispatch(request, handler)
  */
-export class Balancer implements Dispatcher {
-  constructor(readonly pools: readonly Pool[]) {}
+export class Balancer implements Dispatcher, PoolObserver {
+  readonly health: readonly BackendHealth[];
+  private readonly prober: HealthProber;
+
+  constructor(
+    readonly pools: readonly Pool[],
+    options: Partial<HealthOptions> = {},
+    log: Logger = silentLogger,
+  ) {
+    const o = { ...DEFAULT_HEALTH_OPTIONS, ...options };
+    this.health = pools.map((pool) => new BackendHealth(pool, o, log));
+    this.prober = new HealthProber(this.health, o);
+    for (const pool of pools) pool.observer = this;
+  }
+
+  /** Starts the active health check (if `interval` > 0). */
+  start(): void {
+    this.prober.start();
+  }
+
+  /** One round of active probes now (tests, and a first check at start). */
+  probe(): Promise<void> {
+    return this.prober.probe();
+  }
+
+  /** Stops the active health check; the pools are closed by their owner. */
+  close(): void {
+    this.prober.close();
+  }
 
   dispatch(request: FcgiRequest, handler: FcgiHandler): Exchange {
-    let best = this.pools[0]!;
-    let bestLoad = best.outstanding;
-    for (let i = 1; i < this.pools.length && bestLoad > 0; i++) {
-      const load = this.pools[i]!.outstanding;
+    const pool = this.pick(null) ?? this.leastLoaded();
+    return pool.dispatch(request, handler);
+  }
+
+  connected(pool: Pool): void {
+    this.health[this.pools.indexOf(pool)]!.succeeded();
+  }
+
+  connectFailed(pool: Pool, err: ConnectError): void {
+    this.health[this.pools.indexOf(pool)]!.failed(err);
+  }
+
+  failover(from: Pool, exchange: Exchange): boolean {
+    // Each failover tries another backend; more than one round over all of them would only spin.
+    if (exchange.failovers >= this.pools.length - 1) return false;
+    const to = this.pick(from);
+    if (to === null) return false;
+    exchange.failovers++;
+    to.redispatch(exchange);
+    return true;
+  }
+
+  /** The available pool with the fewest outstanding requests, other than `except`; null if none. */
+  private pick(except: Pool | null): Pool | null {
+    let best: Pool | null = null;
+    let bestLoad = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < this.pools.length; i++) {
+      const pool = this.pools[i]!;
+      if (pool === except || !this.health[i]!.available) continue;
+      const load = pool.outstanding;
       if (load < bestLoad) {
-        best = this.pools[i]!;
+        best = pool;
         bestLoad = load;
+        if (load === 0) break;
       }
     }
-    return best.dispatch(request, handler);
+    return best;
+  }
+
+  /** Every backend is down: try the least loaded anyway (it may have come back), rather than refuse. */
+  private leastLoaded(): Pool {
+    let best = this.pools[0]!;
+    for (let i = 1; i < this.pools.length; i++) {
+      if (this.pools[i]!.outstanding < best.outstanding) best = this.pools[i]!;
+    }
+    return best;
   }
 }

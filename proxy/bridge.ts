@@ -152,6 +152,7 @@ export class Bridge {
         aborted = true;
         current.abort(err);
       },
+      upstream: () => current.upstream(),
     };
   }
 }

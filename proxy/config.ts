@@ -52,6 +52,13 @@ export interface Config {
   idleTimeout: number;
   keepAliveTimeout: number;
   maxHeaderSize: number;
+  accessLog: boolean;
+  healthPath: string | false;
+  metricsPath: string | false;
+  metricsListen: string;
+  healthInterval: number;
+  healthFailures: number;
+  healthCoolDown: number;
 }
 
 type Kind =
@@ -65,7 +72,8 @@ type Kind =
   | 'path'
   | 'paths'
   | 'enum'
-  | 'string-or-false';
+  | 'string-or-false'
+  | 'url-path-or-false';
 
 interface Setting {
   key: keyof Config;
@@ -481,6 +489,72 @@ export const SETTINGS: readonly Setting[] = [
     meaning: '`serve` only: largest request head (request line and headers); larger → 431',
     default: () => 16_384,
   },
+  {
+    key: 'accessLog',
+    env: 'FPM_BRIDGE_ACCESS_LOG',
+    kind: 'boolean',
+    defaultText: '`true`',
+    meaning:
+      '`serve` only: one JSON line per request on stdout (method, url, status, bytes, durationMs, requestId, remoteAddress, backend, aborted); `false` costs nothing per request',
+    default: () => true,
+  },
+  {
+    key: 'healthPath',
+    env: 'FPM_BRIDGE_HEALTH_PATH',
+    kind: 'url-path-or-false',
+    defaultText: '`/fpm-bridge/health`',
+    meaning:
+      '`serve` only: path fpm-bridge answers itself (never PHP) with 200 or 503 and a JSON body saying which backends are up; `false` = none',
+    default: () => '/fpm-bridge/health',
+  },
+  {
+    key: 'metricsPath',
+    env: 'FPM_BRIDGE_METRICS_PATH',
+    kind: 'url-path-or-false',
+    defaultText: '`/fpm-bridge/metrics`',
+    meaning:
+      '`serve` only: path fpm-bridge answers itself (never PHP) with Prometheus metrics; `false` = no metrics, nothing counted',
+    default: () => '/fpm-bridge/metrics',
+  },
+  {
+    key: 'metricsListen',
+    env: 'FPM_BRIDGE_METRICS_LISTEN',
+    kind: 'string-or-empty',
+    defaultText: '`""` (the main listener)',
+    meaning:
+      '`serve` only: `HOST:PORT` of a separate listener for `metricsPath` and `healthPath`; the main listener then keeps only `healthPath`',
+    default: () => '',
+  },
+  {
+    key: 'healthInterval',
+    env: 'FPM_BRIDGE_HEALTH_INTERVAL',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`5000` ms',
+    meaning:
+      'fpm addresses: an FCGI_GET_VALUES probe this often to each address with no open connection; `0` = no active check',
+    default: () => 5000,
+  },
+  {
+    key: 'healthFailures',
+    env: 'FPM_BRIDGE_HEALTH_FAILURES',
+    kind: 'integer',
+    min: 1,
+    defaultText: '`3`',
+    meaning:
+      'fpm addresses: failed connects or probes in a row that mark an address down (one success marks it up)',
+    default: () => 3,
+  },
+  {
+    key: 'healthCoolDown',
+    env: 'FPM_BRIDGE_HEALTH_COOL_DOWN',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`10000` ms',
+    meaning:
+      'fpm addresses: an address marked down gets no requests this long (unless every address is down), then one request tries it',
+    default: () => 10_000,
+  },
 ];
 
 const BY_KEY = new Map(SETTINGS.map((s) => [s.key as string, s]));
@@ -621,6 +695,11 @@ function validate(s: Setting, value: unknown, source: string, dir: string): unkn
     case 'string-or-false':
       if (value === false || value === 'false') return false;
       if (typeof value !== 'string' || value === '') throw bad('a script path such as index.php, or false');
+      return value;
+    case 'url-path-or-false':
+      if (value === false || value === 'false') return false;
+      if (typeof value !== 'string' || !/^\/[^?#\s]*$/.test(value))
+        throw bad('a path starting with / (no query), or false');
       return value;
     case 'boolean':
       if (typeof value === 'boolean') return value;

@@ -171,3 +171,10 @@ export class BadEventError extends FpmBridgeError {
     super('FPM_BRIDGE_ERR_BAD_EVENT', 400, message);
   }
 }
+
+/** `fpm-bridge layer build` failed: a package could not be fetched, a library is missing, the layer is too large. */
+export class LayerError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_LAYER', 500, message, options);
+  }
+}

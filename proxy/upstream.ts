@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import { type CgiHead, CgiHeadParser } from './cgi/response.ts';
 import { BadResponseError, type FpmBridgeError } from './errors.ts';
+import type { FcgiAddress } from './fastcgi/address.ts';
 import type { Exchange, FcgiHandler, FcgiRequest } from './fastcgi/exchange.ts';
 
 /** Anything that runs FastCGI requests: a {@link Pool}, or a balancer over several. */
@@ -32,6 +33,8 @@ export interface BufferedResponse extends CgiHead {
 export interface CgiCall<T> {
   response: Promise<T>;
   abort(err?: FpmBridgeError): void;
+  /** The php-fpm address the request was last sent to, for the access log; null if it never left the queue. */
+  upstream(): FcgiAddress | null;
 }
 
 /**
@@ -49,7 +52,11 @@ export function streamCgi(
     handler.reject = reject;
   });
   handler.exchange = dispatcher.dispatch(request, handler);
-  return { response, abort: (err) => handler.exchange!.abort(err) };
+  return {
+    response,
+    abort: (err) => handler.exchange!.abort(err),
+    upstream: () => handler.exchange!.connection?.address ?? null,
+  };
 }
 
 /** Runs a CGI request and resolves with the whole body once END_REQUEST arrived. */
@@ -64,7 +71,11 @@ export function bufferCgi(
     handler.reject = reject;
   });
   handler.exchange = dispatcher.dispatch(request, handler);
-  return { response, abort: (err) => handler.exchange!.abort(err) };
+  return {
+    response,
+    abort: (err) => handler.exchange!.abort(err),
+    upstream: () => handler.exchange!.connection?.address ?? null,
+  };
 }
 
 class CgiHandler implements FcgiHandler {

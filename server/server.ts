@@ -2,22 +2,52 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { pipeline, type Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
-import { AbortedError, FpmBridgeError } from '../proxy/errors.ts';
+import type { Config } from '../proxy/config.ts';
+import { AbortedError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import type { Logger } from '../proxy/log.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { incomingToRequest } from './incoming.ts';
+import { createPinoLogger } from './log.ts';
+import { FrontMetrics } from './metrics.ts';
+import { createMetricsServer, Endpoints, RequestRecord } from './observability.ts';
 import { bodyTooLarge, type SpooledBody, spoolBody } from './spool.ts';
 import { serveStatic } from './static.ts';
 
 let sequence = 0;
 
+export interface FrontOptions {
+  /**
+   * Where access log lines go. Default: with `accessLog` on, a pino logger on stdout; null = no access log
+   * whatever the config says.
+   */
+  accessLog?: Logger | null;
+}
+
+/** The `metricsListen` server of each front server, started and stopped with it by {@link listenFront}. */
+const metricsServers = new WeakMap<Server, Server>();
+
 /**
  * The standalone front: a `node:http` server that routes each request through the {@link Bridge} and
- * streams bodies both ways (a slow client slows php-fpm's reads, it does not fill our memory).
+ * streams bodies both ways (a slow client slows php-fpm's reads, it does not fill our memory). It answers
+ * `healthPath` and `metricsPath` itself, and writes the access log and the request metrics; with both off
+ * a request costs one null check more.
  */
-export function createFrontServer(bridge: Bridge): Server {
+export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): Server {
   const config = bridge.config;
   const proxies = new TrustedProxies(config.trustedProxies);
+  const access =
+    options.accessLog !== undefined ? options.accessLog : config.accessLog ? createPinoLogger('info') : null;
+  const metrics = config.metricsPath === false ? null : new FrontMetrics(bridge.backend);
+  const separate = metrics !== null && config.metricsListen !== '';
+  const endpoints = new Endpoints(
+    bridge,
+    config.healthPath,
+    separate ? false : config.metricsPath,
+    separate ? null : metrics,
+  );
+  const answers = endpoints.empty ? null : endpoints;
+  const observed = access !== null || metrics !== null;
   const server = createServer(
     {
       keepAlive: true,
@@ -30,11 +60,20 @@ export function createFrontServer(bridge: Bridge): Server {
       keepAliveTimeout: config.keepAliveTimeout,
     },
     (req, res) => {
+      if (answers?.answer(req, res)) return;
       const requestId = (++sequence).toString(36);
-      handle(bridge, proxies, req, res, requestId).catch((err) => fail(bridge, req, res, err, requestId));
+      const record = observed ? new RequestRecord(req, res, requestId, access, metrics) : null;
+      handle(bridge, proxies, req, res, requestId, record).catch((err) =>
+        fail(bridge, req, res, err, requestId),
+      );
     },
   );
   server.setTimeout(config.idleTimeout);
+  if (separate) {
+    const side = createMetricsServer(new Endpoints(bridge, config.healthPath, config.metricsPath, metrics));
+    metricsServers.set(server, side);
+    server.once('close', () => side.close());
+  }
   return server;
 }
 
@@ -44,6 +83,7 @@ async function handle(
   req: IncomingMessage,
   res: ServerResponse,
   requestId: string,
+  record: RequestRecord | null,
 ): Promise<void> {
   const limit = bridge.config.maxBodySize;
   let body: Readable | Buffer | null = null;
@@ -59,6 +99,7 @@ async function handle(
     res.once('close', spooled.dispose);
   }
   const request = incomingToRequest(req, spooled?.length ?? null, proxies, bridge.config.trustForwardedHost);
+  if (record !== null) record.remoteAddress = request.remoteAddress;
   const route = bridge.route(request);
   if (route.kind === 'static') {
     serveStatic(req, res, route.filename, route.stats);
@@ -70,6 +111,7 @@ async function handle(
     return;
   }
   const call = bridge.stream(request, route, body, requestId);
+  if (record !== null) record.call = call;
   // The client went away before the response was complete: free the worker now, not when PHP finishes.
   const onClose = () => {
     if (!res.writableFinished) call.abort(new AbortedError('the client closed the connection'));
@@ -149,4 +191,31 @@ export function listen(server: Server, spec: string): Promise<string> {
       resolve(`http://${shown}:${a.port}`);
     });
   });
+}
+
+/**
+ * Listens on `listen` and, when `metricsListen` is set, starts the metrics listener too (closed with the
+ * server). Resolves with the main URL.
+ */
+export async function listenFront(server: Server, config: Config): Promise<string> {
+  const url = await listen(server, config.listen);
+  const side = metricsServers.get(server);
+  if (side === undefined) return url;
+  try {
+    await listen(side, config.metricsListen);
+  } catch (err) {
+    server.close();
+    throw new ConfigError(
+      `cannot listen on "metricsListen" ${config.metricsListen}: ${(err as Error).message} — pick a free HOST:PORT`,
+      { cause: err },
+    );
+  }
+  return url;
+}
+
+/** The URL of the `metricsListen` listener once it listens, else null. */
+export function metricsUrl(server: Server): string | null {
+  const a = metricsServers.get(server)?.address();
+  if (a === undefined || a === null || typeof a === 'string') return null;
+  return `http://${a.family === 'IPv6' ? `[${a.address}]` : a.address}:${a.port}`;
 }

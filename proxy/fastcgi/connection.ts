@@ -45,6 +45,15 @@ export interface ConnectionOwner {
   redispatch(exchange: Exchange): void;
   /** The server answered FCGI_CANT_MPX_CONN: one request per connection from now on. */
   disableMultiplexing(): void;
+  /** The socket connected: the server is reachable (passive health check). */
+  onConnected(conn: Connection): void;
+  /** The socket never connected: the server is unreachable (passive health check). Called once. */
+  onConnectFailed(conn: Connection, err: ConnectError): void;
+  /**
+   * A request whose connection never stood, so php-fpm never saw it and not one body byte was read:
+   * return true to have taken it over (sent to another server), false to let it fail with the connect error.
+   */
+  failover(exchange: Exchange): boolean;
 }
 
 export interface ConnectionOptions {
@@ -109,6 +118,7 @@ export class Connection implements RecordSink {
         clearTimeout(this.connectTimer);
         this.connectTimer = null;
       }
+      this.owner.onConnected(this);
     });
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -374,8 +384,21 @@ export class Connection implements RecordSink {
       this.connectTimer = null;
     }
     this.socket.destroy();
+    const where = formatAddress(this.address);
+    // Never connected (refused, no such socket, connect timeout): php-fpm saw none of these requests.
+    let connectErr: ConnectError | null = null;
+    if (!this.connected && (err === null || err instanceof ConnectError)) {
+      const cause = this.socketError;
+      const reason = (cause as NodeJS.ErrnoException | null)?.code ?? 'connection closed';
+      connectErr =
+        err ??
+        new ConnectError(
+          `cannot connect to php-fpm at ${where}: ${reason} — is php-fpm running and listening there?`,
+          { cause },
+        );
+      this.owner.onConnectFailed(this, connectErr);
+    }
     if (this.active > 0) {
-      const where = formatAddress(this.address);
       // A connection-wide error (protocol, connect timeout) ends every request; a culprit's own error only it.
       const shared = culprit === undefined ? err : null;
       for (let id = 1; id < this.slots.length; id++) {
@@ -385,17 +408,11 @@ export class Connection implements RecordSink {
         if (ex.done) continue;
         if (ex === culprit && err !== null) {
           ex.fail(err);
+        } else if (connectErr !== null) {
+          ex.connection = null;
+          if (!this.owner.failover(ex)) ex.fail(connectErr);
         } else if (shared !== null) {
           ex.fail(shared);
-        } else if (!this.connected) {
-          const cause = this.socketError;
-          const reason = (cause as NodeJS.ErrnoException | null)?.code ?? 'connection closed';
-          ex.fail(
-            new ConnectError(
-              `cannot connect to php-fpm at ${where}: ${reason} — is php-fpm running and listening there?`,
-              { cause },
-            ),
-          );
         } else if (!ex.received && ex.reusedConnection && ex.request.retryable === true && !ex.retried) {
           // php-fpm closed a kept connection (pm.max_requests, restart) as we wrote to it: no script ran.
           ex.retried = true;

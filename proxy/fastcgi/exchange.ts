@@ -49,6 +49,8 @@ export class Exchange {
   bodySent = false;
   done = false;
   retried = false;
+  /** Times a balancer sent it to another server after its connection never stood. */
+  failovers = 0;
   /** Set by the pool while queued: removes it from the queue. */
   dequeue: (() => void) | null = null;
   /** Bounds the wait in the pool's queue (PoolOptions.queueTimeout). */

@@ -1,4 +1,4 @@
-import { ClientClosedError, type FpmBridgeError, QueueFullError } from '../errors.ts';
+import { ClientClosedError, type ConnectError, type FpmBridgeError, QueueFullError } from '../errors.ts';
 import { type FcgiAddress, formatAddress } from './address.ts';
 import { Connection, type ConnectionOwner } from './connection.ts';
 import { Exchange, type FcgiHandler, type FcgiRequest } from './exchange.ts';
@@ -37,6 +37,17 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
   queueTimeout: 30_000,
 };
 
+/**
+ * Told how connecting to the pool's server goes (the passive health check) and offered the requests that
+ * could not connect, to send them elsewhere: the {@link Balancer} over several servers.
+ */
+export interface PoolObserver {
+  connected(pool: Pool): void;
+  connectFailed(pool: Pool, err: ConnectError): void;
+  /** Takes over a request php-fpm never saw (its connection never stood); false = let it fail. */
+  failover(pool: Pool, exchange: Exchange): boolean;
+}
+
 export interface PoolStats {
   connections: number;
   active: number;
@@ -54,6 +65,8 @@ export interface PoolStats {
  */
 export class Pool implements ConnectionOwner {
   readonly options: PoolOptions;
+  /** Set by a balancer: connect results and requests to fail over; null for a pool on its own. */
+  observer: PoolObserver | null = null;
   private readonly connections = new Set<Connection>();
   /** Connections that can take a request now; the most recently freed last (warm worker first). */
   private readonly idle: Connection[] = [];
@@ -165,7 +178,20 @@ export class Pool implements ConnectionOwner {
   redispatch(ex: Exchange): void {
     if (ex.done) return;
     this.enqueue(ex, true);
-    this.pump();
+    if (this.settings === 'unknown') this.probe();
+    else this.pump();
+  }
+
+  onConnected(): void {
+    this.observer?.connected(this);
+  }
+
+  onConnectFailed(_conn: Connection, err: ConnectError): void {
+    if (!this.closed) this.observer?.connectFailed(this, err);
+  }
+
+  failover(ex: Exchange): boolean {
+    return !this.closed && this.observer !== null && this.observer.failover(this, ex);
   }
 
   disableMultiplexing(): void {

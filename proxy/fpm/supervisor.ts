@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PhpFpmStartError } from '../errors.ts';
 import { renderFpmConf } from './fpm-conf.ts';
+import { phpEnv } from './layer.ts';
 
 export interface SupervisorOptions {
   /** php-fpm binary (see locatePhpFpm). */
@@ -46,6 +47,8 @@ export class PhpFpmSupervisor {
   readonly socket: string;
   /** Times php-fpm was started again after dying. */
   restarts = 0;
+  /** php-fpm is up and said it is ready to handle connections (false while it starts or restarts). */
+  running = false;
   private child: ChildProcess | null = null;
   private stopping = false;
   private restarting = false;
@@ -125,6 +128,7 @@ export class PhpFpmSupervisor {
       clearTimeout(timer);
     }
     this.child = null;
+    this.running = false;
     process.off('exit', this.onProcessExit);
     rmSync(this.dir, { recursive: true, force: true });
   }
@@ -134,11 +138,8 @@ export class PhpFpmSupervisor {
     const args = ['--nodaemonize', '--fpm-config', join(this.dir, 'php-fpm.conf')];
     // php-fpm refuses to run as root without this; as root, fpm-bridge's own user is the one PHP runs as.
     if (process.getuid?.() === 0) args.push('--allow-to-run-as-root');
-    const env = { ...process.env };
-    if (o.phpIniDirs.length > 0) {
-      // A leading ":" keeps php-fpm's compiled-in scan dir and adds ours after it.
-      env.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${o.phpIniDirs.join(':')}`;
-    }
+    // Our ini dirs after php-fpm's own scan dir; for a layer's php-fpm also PHPRC and the layer's conf.d.
+    const env = phpEnv(o.binary, o.phpIniDirs, process.env);
     // --force-stderr: the log goes to the stderr pipe we read, with no file or FIFO in between.
     args.push('--force-stderr');
     // detached: php-fpm leads its own process group, so that when its master dies by SIGKILL the workers it
@@ -171,7 +172,10 @@ export class PhpFpmSupervisor {
         reject(new PhpFpmStartError(`cannot start php-fpm "${o.binary}": ${err.message}`, { cause: err })),
       );
       child.once('exit', (code, signal) => {
-        if (this.child === child) this.child = null;
+        if (this.child === child) {
+          this.child = null;
+          this.running = false;
+        }
         killGroup(child, 'SIGKILL');
         reject(
           new PhpFpmStartError(
@@ -187,7 +191,9 @@ export class PhpFpmSupervisor {
       readyLine,
       waitForSocket(this.socket, o.startTimeout, o.binary, alive),
       spawnFailed,
-    ]);
+    ]).then(() => {
+      if (this.child === child) this.running = true;
+    });
   }
 
   private scheduleRestart(code: number | null, signal: NodeJS.Signals | null): void {

@@ -129,7 +129,7 @@ export async function startBridge(
     mode: 'serve',
     base: docroot,
     env: {},
-    overrides: { docroot, workers: 2, ...options.overrides },
+    overrides: { docroot, workers: 2, accessLog: false, ...options.overrides },
   });
   const log: LogEntry[] = [];
   const logger = recordingLogger(log);

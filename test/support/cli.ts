@@ -7,6 +7,8 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface Served {
   child: ChildProcess;
   url: string;
+  /** Everything the process wrote to stdout (the URL line, then access log lines). */
+  stdout: () => string;
   /** Everything the process wrote to stderr (JSON log lines). */
   stderr: () => string;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
@@ -49,14 +51,20 @@ export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serv
     child.once('exit', (code) =>
       reject(new Error(`serve exited with ${code} before it was ready: ${stderr}`)),
     );
+    let ready = false;
     child.stdout.on('data', (d) => {
       stdout += d;
+      // Access log lines follow the URL line on stdout: only the first match counts (a later one would
+      // remove the exit listener stop() waits on).
+      if (ready) return;
       const m = / on (http:\/\/\S+) /.exec(stdout);
       if (m === null) return;
+      ready = true;
       child.removeAllListeners('exit');
       resolve({
         child,
         url: m[1]!,
+        stdout: () => stdout,
         stderr: () => stderr,
         stop: (signal = 'SIGTERM') =>
           new Promise((done) => {

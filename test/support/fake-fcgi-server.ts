@@ -274,7 +274,7 @@ export class FakeFcgiServer {
   private readonly server: Server;
   private waiters: { check: () => boolean; resolve: () => void }[] = [];
 
-  private constructor(options: Partial<FakeServerOptions>) {
+  private constructor(options: Partial<FakeServerOptions>, path?: string) {
     this.options = {
       onRequest: (req) => req.reply(),
       onBegin: () => {},
@@ -286,7 +286,7 @@ export class FakeFcgiServer {
       ...options,
     };
     this.dir = mkdtempSync(join(tmpdir(), 'fake-fcgi-'));
-    this.path = join(this.dir, 'fcgi.sock');
+    this.path = path ?? join(this.dir, 'fcgi.sock');
     this.address = { kind: 'unix', path: this.path };
     this.server = createServer((socket) => {
       this.connections.push(new FakeConnection(this, socket));
@@ -294,8 +294,9 @@ export class FakeFcgiServer {
     });
   }
 
-  static async start(options: Partial<FakeServerOptions> = {}): Promise<FakeFcgiServer> {
-    const server = new FakeFcgiServer(options);
+  /** Starts listening, on a socket in a private temp dir or at `path` (a socket a client already targets). */
+  static async start(options: Partial<FakeServerOptions> = {}, path?: string): Promise<FakeFcgiServer> {
+    const server = new FakeFcgiServer(options, path);
     await new Promise<void>((resolve, reject) => {
       server.server.once('error', reject);
       server.server.listen(server.path, () => resolve());
