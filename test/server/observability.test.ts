@@ -276,7 +276,11 @@ describe('standalone front: metricsListen', () => {
     const f = await front({ metricsListen: '127.0.0.1:0' });
     try {
       const main = await get(f.port, '/fpm-bridge/metrics');
-      assert.match(main.body, /"ran":"[^"]*\/fixtures\/php\/index\.php"/, 'the main listener passes the path to PHP');
+      assert.match(
+        main.body,
+        /"ran":"[^"]*\/fixtures\/php\/index\.php"/,
+        'the main listener passes the path to PHP',
+      );
       assert.equal((await get(f.port, '/fpm-bridge/health')).status, 200);
       const side = new URL(metricsUrl(f.server)!);
       const scraped = await get(Number(side.port), '/fpm-bridge/metrics');
