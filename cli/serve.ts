@@ -37,7 +37,7 @@ export async function serve(argv: string[]): Promise<void> {
   if (positionals.length > 1)
     throw new UsageError(`serve takes one DOCROOT, got ${positionals.length}: ${positionals.join(' ')}`);
   const log = createPinoLogger(values.debug ? 'debug' : 'info', stderrDestination());
-  const { config } = loadConfig({
+  const { config } = await loadConfig({
     mode: 'serve',
     file: values.config,
     overrides: {

@@ -53,7 +53,7 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   const env = options.env ?? process.env;
   const taskRoot = options.taskRoot ?? env.LAMBDA_TASK_ROOT ?? process.cwd();
   const log = options.log ?? createJsonLogger(env.FPM_BRIDGE_DEBUG === '1' ? 'debug' : 'info');
-  const { config } = loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
+  const { config } = await loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
   const backend = await startBackend(config, log, '/tmp');
   const bridge = new Bridge(config, backend, log);
   const app = new LambdaRuntime(bridge, config, taskRoot, log);

@@ -13,8 +13,8 @@ function app(files: Record<string, string> = {}, withPublic = true): string {
   return dir;
 }
 
-function configError(fn: () => unknown, message: string): void {
-  assert.throws(fn, (err: unknown) => {
+function configError(fn: () => Promise<unknown>, message: string): Promise<void> {
+  return assert.rejects(fn, (err: unknown) => {
     assert.ok(err instanceof ConfigError);
     assert.equal(err.code, 'FPM_BRIDGE_ERR_CONFIG');
     assert.equal(err.message, message);
@@ -23,9 +23,9 @@ function configError(fn: () => unknown, message: string): void {
 }
 
 describe('loadConfig', () => {
-  it('defaults docroot to public/ of the working directory and serves static files in serve mode', () => {
+  it('defaults docroot to public/ of the working directory and serves static files in serve mode', async () => {
     const base = app();
-    const { config, file } = loadConfig({ mode: 'serve', base, env: {} });
+    const { config, file } = await loadConfig({ mode: 'serve', base, env: {} });
     assert.equal(file, null);
     assert.equal(config.docroot, join(base, 'public'));
     assert.equal(config.staticFiles, true);
@@ -34,19 +34,19 @@ describe('loadConfig', () => {
     assert.deepEqual(config.pathInfo.exec('/a.php/b.php/c')?.slice(1), ['/a.php', '/b.php/c']);
   });
 
-  it('uses one worker and no static files in Lambda mode, and the base itself without public/', () => {
+  it('uses one worker and no static files in Lambda mode, and the base itself without public/', async () => {
     const base = app({}, false);
-    const { config } = loadConfig({ mode: 'lambda', base, env: {} });
+    const { config } = await loadConfig({ mode: 'lambda', base, env: {} });
     assert.equal(config.docroot, base);
     assert.equal(config.workers, 1);
     assert.equal(config.staticFiles, false);
   });
 
-  it('reads fpm-bridge.yml from the base and resolves relative paths against the file', () => {
+  it('reads fpm-bridge.yml from the base and resolves relative paths against the file', async () => {
     const base = app({
       'fpm-bridge.yml': 'docroot: public\nworkers: 3\nsetParams:\n  APP_ENV: prod\n  N: 7\n',
     });
-    const { config, file } = loadConfig({
+    const { config, file } = await loadConfig({
       mode: 'serve',
       base: tmpdir(),
       file: join(base, 'fpm-bridge.yml'),
@@ -58,9 +58,9 @@ describe('loadConfig', () => {
     assert.deepEqual(config.setParams, { APP_ENV: 'prod', N: '7' });
   });
 
-  it('lets environment variables override the file and the command line override both', () => {
+  it('lets environment variables override the file and the command line override both', async () => {
     const base = app({ 'fpm-bridge.json': '{"workers": 3, "timeout": 1000}' });
-    const { config } = loadConfig({
+    const { config } = await loadConfig({
       mode: 'serve',
       base,
       env: {
@@ -75,45 +75,45 @@ describe('loadConfig', () => {
     assert.deepEqual(config.fpm, ['unix:/a.sock', 'tcp://h:9000']);
   });
 
-  it('rejects an unknown key and suggests the setting it resembles', () => {
+  it('rejects an unknown key and suggests the setting it resembles', async () => {
     const base = app({ 'fpm-bridge.yml': 'docRoot: public\n' });
-    configError(
+    await configError(
       () => loadConfig({ mode: 'serve', base, env: {} }),
       `unknown setting "docRoot" in ${join(base, 'fpm-bridge.yml')} — did you mean "docroot"? (settings are listed in the README)`,
     );
   });
 
-  it('rejects an invalid value naming the key, the value, its source and what is allowed', () => {
+  it('rejects an invalid value naming the key, the value, its source and what is allowed', async () => {
     const base = app();
-    configError(
+    await configError(
       () => loadConfig({ mode: 'serve', base, env: { FPM_BRIDGE_WORKERS: 'many' } }),
       'invalid "workers" "many" from environment variable FPM_BRIDGE_WORKERS — expected a whole number ≥ 1',
     );
-    configError(
+    await configError(
       () => loadConfig({ mode: 'serve', base, env: {}, overrides: { symlinks: 'sometimes' } }),
       'invalid "symlinks" "sometimes" from the command line — expected follow or within-docroot',
     );
-    configError(
+    await configError(
       () => loadConfig({ mode: 'serve', base, env: {}, overrides: { pathInfo: '^/.+\\.php$' } }),
       'invalid "pathInfo" "^/.+\\\\.php$" from the command line — expected a regular expression with one or two capture groups',
     );
   });
 
-  it('rejects a docroot that is not a directory and a config file that is not a mapping', () => {
+  it('rejects a docroot that is not a directory and a config file that is not a mapping', async () => {
     const base = app({ 'fpm-bridge.yml': '- a\n- b\n' });
-    configError(
+    await configError(
       () => loadConfig({ mode: 'serve', base, env: {} }),
       `config file ${join(base, 'fpm-bridge.yml')} must hold a mapping of settings, e.g. "docroot: public"`,
     );
-    configError(
+    await configError(
       () => loadConfig({ mode: 'serve', base: app(), env: {}, overrides: { docroot: '/nonexistent/www' } }),
       '"docroot" /nonexistent/www is not a directory — point it at your app\'s public folder',
     );
   });
 
-  it("reports a config file that does not parse with the parser's first line", () => {
+  it("reports a config file that does not parse with the parser's first line", async () => {
     const base = app({ 'fpm-bridge.json': '{"workers": }' });
-    assert.throws(
+    await assert.rejects(
       () => loadConfig({ mode: 'serve', base, env: {} }),
       (err: unknown) => {
         assert.ok(err instanceof ConfigError);

@@ -167,7 +167,7 @@ describe('startBackend with fpm addresses', () => {
   it('reports each address and is healthy while one is up', async () => {
     const fpm = await startFpm({ workers: 1 });
     const dead = deadSocket();
-    const { config } = loadConfig({
+    const { config } = await loadConfig({
       mode: 'serve',
       base: DIR,
       env: {},

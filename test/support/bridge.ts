@@ -125,7 +125,7 @@ export async function startBridge(
   options: { docroot?: string; overrides?: Partial<Record<keyof Config, unknown>> } = {},
 ): Promise<TestBridge> {
   const docroot = options.docroot ?? FIXTURES_DOCROOT;
-  const { config } = loadConfig({
+  const { config } = await loadConfig({
     mode: 'serve',
     base: docroot,
     env: {},

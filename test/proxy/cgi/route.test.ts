@@ -10,8 +10,8 @@ import { FIXTURES_DOCROOT } from '../../support/bridge.ts';
 
 const D = FIXTURES_DOCROOT;
 /** The shipped default split, `^(.+?\.php)(/.*)?$`, taken from the config so the two cannot drift apart. */
-const DEFAULT_PATH_INFO = loadConfig({ mode: 'serve', base: D, env: {}, overrides: { docroot: D } }).config
-  .pathInfo;
+const DEFAULT_PATH_INFO = (await loadConfig({ mode: 'serve', base: D, env: {}, overrides: { docroot: D } }))
+  .config.pathInfo;
 
 function router(options: Partial<RouteOptions> = {}): Router {
   return new Router({
