@@ -19,9 +19,11 @@ export function renderFpmConf(o: FpmConfOptions): string {
   return `; Written by fpm-bridge for the php-fpm it supervises; regenerated at every start.
 [global]
 pid = ${o.pidFile}
-; No error_log: fpm-bridge starts php-fpm with --force-stderr, so the master writes its log (and the workers'
-; output it collects) straight to the stderr pipe fpm-bridge reads. A path such as /proc/self/fd/2 would fail:
-; that pipe is a Unix socket, which cannot be opened by path.
+; fpm-bridge starts php-fpm with --force-stderr, so the master writes its log (and the workers' output it
+; collects) straight to the stderr pipe fpm-bridge reads. php-fpm still opens error_log at start, and its
+; compiled-in default (/var/log/php-fpm.log) is not writable for a non-root user: /dev/null opens anywhere.
+; A path such as /proc/self/fd/2 would fail: that pipe is a Unix socket, which cannot be opened by path.
+error_log = /dev/null
 ; fpm-bridge is the supervisor: php-fpm stays in the foreground as its child.
 daemonize = no
 ; Long PHP log lines (stack traces) are kept whole rather than cut at the 1024-byte default.

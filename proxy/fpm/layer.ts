@@ -1,27 +1,61 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
+/** Where a Lambda layer's PHP reads its ini files, for the layouts fpm-bridge knows. */
+export interface LayerIni {
+  /** `fpm-bridge`: built by `fpm-bridge layer build`; `bref`: Bref's PHP layer (v2 php-XX-fpm, v3 php-XX). */
+  kind: 'fpm-bridge' | 'bref';
+  /** PHPRC to set, or null when the binary's compiled-in path already is the layer's. */
+  phprc: string | null;
+  /** The layer's conf.d, first in PHP_INI_SCAN_DIR. */
+  scanDir: string;
+}
+
 /**
- * The ini directory of an fpm-bridge layer that `binary` belongs to: `<prefix>/etc/php` when `binary` is
- * `<prefix>/bin/<name>` and `<prefix>/etc/php/php.ini` exists (`/opt/etc/php` on Lambda), else null.
+ * The ini layout of the layer that `binary` (`<prefix>/bin/php-fpm` or `<prefix>/bin/php`) belongs to, or
+ * null for any other PHP:
+ *
+ * - fpm-bridge's layer: `<prefix>/etc/php/php.ini` exists. Debian's binaries look in /etc/php/8.2/…, so
+ *   PHPRC names the layer's directory.
+ * - Bref's layer: `<prefix>/bref/etc/php/conf.d` exists. Bref compiles PHP with that scan dir (and
+ *   `/var/task/php/conf.d`) and config path `/opt/bref/etc/php`, so no PHPRC is needed.
  */
-export function layerIniDir(binary: string): string | null {
-  const dir = join(dirname(dirname(binary)), 'etc', 'php');
-  return existsSync(join(dir, 'php.ini')) ? dir : null;
+export function layerIni(binary: string): LayerIni | null {
+  const prefix = dirname(dirname(binary));
+  const ours = join(prefix, 'etc', 'php');
+  if (existsSync(join(ours, 'php.ini')))
+    return { kind: 'fpm-bridge', phprc: ours, scanDir: join(ours, 'conf.d') };
+  const bref = join(prefix, 'bref', 'etc', 'php', 'conf.d');
+  if (existsSync(bref)) return { kind: 'bref', phprc: null, scanDir: bref };
+  return null;
+}
+
+/**
+ * The app's own ini directory, as Bref has it: `php/conf.d` in the task root, when it exists.
+ *
+ * @example
+ *   appIniDir('/var/task')  // '/var/task/php/conf.d' (if the app has one), else null
+ */
+export function appIniDir(taskRoot: string | undefined): string | null {
+  if (taskRoot === undefined || taskRoot === '') return null;
+  const dir = join(taskRoot, 'php', 'conf.d');
+  return existsSync(dir) ? dir : null;
 }
 
 /**
  * The environment to start `binary` (php-fpm or php) with, so that PHP reads the right ini files.
  *
- * - A layer's binaries are Debian's, compiled to read `/etc/php/8.2/…`: they get `PHPRC=<layer>/etc/php`
- *   (unless PHPRC is set) and `PHP_INI_SCAN_DIR` = the layer's `conf.d` (the extensions), then any
- *   PHP_INI_SCAN_DIR already set, then `extraDirs`. No empty entry: the compiled-in dir is the host's, whose
- *   extensions would not match the layer's PHP. PHP's children (`exec('php …')` from a script) inherit it.
+ * - A layer's binary ({@link layerIni}) gets PHP_INI_SCAN_DIR = the layer's `conf.d` (its extensions and
+ *   settings), then any PHP_INI_SCAN_DIR already set, then the app's `php/conf.d` under LAMBDA_TASK_ROOT
+ *   ({@link appIniDir}), then `extraDirs`, each once — later files override earlier ones; and, for
+ *   fpm-bridge's layer, `PHPRC=<layer>/etc/php` unless PHPRC is set. No empty entry: the compiled-in scan
+ *   dir is the host's (Debian) or the same dirs again (Bref, whose extension lines would then load twice).
+ *   PHP's children (`exec('php …')` from a script) inherit it.
  * - Any other php-fpm keeps its compiled-in scan dir (the leading `:`) and gets `extraDirs` after it.
  *
  * @example
- *   phpEnv('/opt/bin/php-fpm', ['/var/task/php/conf.d'], {})
- *   // { PHPRC: '/opt/etc/php', PHP_INI_SCAN_DIR: '/opt/etc/php/conf.d:/var/task/php/conf.d' }
+ *   phpEnv('/opt/bin/php-fpm', [], { LAMBDA_TASK_ROOT: '/var/task' })
+ *   // { PHPRC: '/opt/etc/php', PHP_INI_SCAN_DIR: '/opt/etc/php/conf.d:/var/task/php/conf.d', … }
  */
 export function phpEnv(
   binary: string,
@@ -29,11 +63,13 @@ export function phpEnv(
   env: NodeJS.ProcessEnv,
 ): NodeJS.ProcessEnv {
   const out = { ...env };
-  const layer = layerIniDir(binary);
+  const layer = layerIni(binary);
   if (layer !== null) {
-    out.PHPRC = env.PHPRC ?? layer;
+    if (layer.phprc !== null) out.PHPRC = env.PHPRC ?? layer.phprc;
     const given = (env.PHP_INI_SCAN_DIR ?? '').split(':').filter((d) => d !== '');
-    out.PHP_INI_SCAN_DIR = [join(layer, 'conf.d'), ...given, ...extraDirs].join(':');
+    const app = appIniDir(env.LAMBDA_TASK_ROOT);
+    const dirs = [layer.scanDir, ...given, ...(app === null ? [] : [app]), ...extraDirs];
+    out.PHP_INI_SCAN_DIR = [...new Set(dirs)].join(':');
   } else if (extraDirs.length > 0) {
     out.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${extraDirs.join(':')}`;
   }

@@ -37,7 +37,8 @@ function findIn(dir: string): string | null {
 /**
  * Finds the php-fpm binary to spawn: `explicit` (config `phpFpmBinary` or `FPM_BRIDGE_PHP_FPM`), then
  * `php-fpm*` on PATH, then `/usr/sbin/php-fpm*` (Debian puts it there, outside a user's PATH), then the
- * Lambda layer's `/opt/bin/php-fpm`. Throws a one-line {@link PhpFpmNotFoundError} naming the fix.
+ * Lambda layer's `/opt/bin/php-fpm` (fpm-bridge's layer and Bref's both put it there; on Lambda `/opt/bin` is
+ * also on PATH). Throws a one-line {@link PhpFpmNotFoundError} naming the fix.
  */
 export function locatePhpFpm(
   explicit?: string,

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { PhpFpmStartError } from '../errors.ts';
 import { renderFpmConf } from './fpm-conf.ts';
-import { phpEnv } from './layer.ts';
+import { layerIni, phpEnv } from './layer.ts';
 
 export interface SupervisorOptions {
   /** php-fpm binary (see locatePhpFpm). */
@@ -142,6 +142,9 @@ export class PhpFpmSupervisor {
     const env = phpEnv(o.binary, o.phpIniDirs, process.env);
     // --force-stderr: the log goes to the stderr pipe we read, with no file or FIFO in between.
     args.push('--force-stderr');
+    // Bref's layer ships opcache.file_cache_only=1 for its own runtime, which turns it off as it starts
+    // php-fpm; without that, every request would compile from the file cache instead of shared memory.
+    if (layerIni(o.binary)?.kind === 'bref') args.push('-d', 'opcache.file_cache_only=0');
     // detached: php-fpm leads its own process group, so that when its master dies by SIGKILL the workers it
     // leaves behind (still holding kept connections) can be killed as a group.
     const spawnOptions = {

@@ -1,0 +1,103 @@
+import { lstatSync, readlinkSync } from 'node:fs';
+import { basename, join, posix } from 'node:path';
+import { LayerError } from '../proxy/errors.ts';
+import { readElf } from './elf.ts';
+
+/**
+ * Resolves `path` (absolute, as the package sees it) inside the extracted tree `root`, following symlinks as
+ * if `root` were `/`: Debian's links are often absolute (`/lib64/ld-linux-x86-64.so.2` →
+ * `/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2`) and must not escape to the host's files. Returns the host
+ * path of the regular file, or null when nothing is there.
+ */
+export function resolveInRoot(root: string, path: string): string | null {
+  let current = posix.normalize(path);
+  for (let hops = 0; hops < 40; hops++) {
+    // Resolve the directories first (bookworm's packages use /lib and /usr/lib interchangeably).
+    const parts = current.split('/').filter((p) => p !== '');
+    let resolved = '/';
+    let restarted = false;
+    for (let i = 0; i < parts.length; i++) {
+      const candidate = posix.join(resolved, parts[i]!);
+      let stat: ReturnType<typeof lstatSync>;
+      try {
+        stat = lstatSync(join(root, candidate));
+      } catch {
+        return null;
+      }
+      if (stat.isSymbolicLink()) {
+        const target = readlinkSync(join(root, candidate));
+        const rest = parts.slice(i + 1).join('/');
+        const base = target.startsWith('/') ? target : posix.join(posix.dirname(candidate), target);
+        current = posix.normalize(rest === '' ? base : `${base}/${rest}`);
+        restarted = true;
+        break;
+      }
+      resolved = candidate;
+    }
+    if (!restarted) return lstatSync(join(root, resolved)).isFile() ? join(root, resolved) : null;
+  }
+  throw new LayerError(`too many symlinks resolving ${path} under ${root}`);
+}
+
+export interface LibraryClosure {
+  /** soname → file in the extracted tree holding it, every library the roots need, directly or not. */
+  libraries: Map<string, string>;
+  /** The dynamic loader the executables name (PT_INTERP), as a file in the extracted tree. */
+  loader: { name: string; file: string };
+}
+
+/**
+ * Walks DT_NEEDED from `roots` (executables and extensions) breadth-first, the way ld.so does, finding each
+ * soname in `searchDirs` (absolute paths as the packages install them) inside the extracted tree `root`, each
+ * built for `machine` (ELF e_machine).
+ * Every soname must be found there — not on the host — or the build fails naming it and who needs it:
+ * the layer must run on a system that has none of these libraries.
+ */
+export function collectLibraries(
+  root: string,
+  roots: readonly string[],
+  searchDirs: readonly string[],
+  machine: number,
+): LibraryClosure {
+  const libraries = new Map<string, string>();
+  let loader: { name: string; file: string } | null = null;
+  const queue: { file: string; label: string }[] = roots.map((file) => ({ file, label: basename(file) }));
+  const missing: string[] = [];
+  for (let next = queue.shift(); next !== undefined; next = queue.shift()) {
+    const info = readElf(next.file);
+    if (info.machine !== machine) {
+      throw new LayerError(`${next.label} is built for ELF machine ${info.machine}, not ${machine}`);
+    }
+    if (info.interpreter !== null && loader === null) {
+      const file = resolveInRoot(root, info.interpreter);
+      if (file === null)
+        throw new LayerError(`the loader ${info.interpreter} that ${next.label} names is in no package`);
+      loader = { name: posix.basename(info.interpreter), file };
+    }
+    for (const soname of info.needed) {
+      if (libraries.has(soname)) continue;
+      const file = searchDirs.map((d) => resolveInRoot(root, posix.join(d, soname))).find((f) => f !== null);
+      if (file === undefined || file === null) {
+        missing.push(`${soname} (needed by ${next.label})`);
+        continue;
+      }
+      libraries.set(soname, file);
+      queue.push({ file, label: soname });
+    }
+  }
+  if (missing.length > 0) {
+    throw new LayerError(
+      `shared libraries in no downloaded package: ${missing.join(', ')} — the package holding them is not a dependency fpm-bridge follows`,
+    );
+  }
+  if (loader === null)
+    throw new LayerError(`none of ${roots.map((r) => basename(r)).join(', ')} names a dynamic loader`);
+  // libc names the loader as DT_NEEDED too; the loader is shipped under its own name either way.
+  libraries.delete(loader.name);
+  return { libraries, loader };
+}
+
+/** The directories Debian's loader searches, in its order, for one multiarch triplet. */
+export function debianLibraryDirs(triplet: string): string[] {
+  return [`/lib/${triplet}`, `/usr/lib/${triplet}`, '/lib', '/usr/lib'];
+}

@@ -1,0 +1,101 @@
+/**
+ * The configuration files the layer ships, kept as strings so that the bundled CLI (`dist/cli.js`, which has
+ * no files beside it) writes the same bytes as the sources do.
+ */
+
+/** `/opt/etc/php/php.ini`: PHP's settings for Lambda, read by the layer's `php` and `php-fpm` through PHPRC. */
+export const PHP_INI = `; php.ini of the fpm-bridge Lambda layer, installed as /opt/etc/php/php.ini.
+;
+; Debian's binaries look for /etc/php/8.2/{fpm,cli}/php.ini, which does not exist on Lambda: PHP reads this file
+; because PHPRC=/opt/etc/php, and the extensions' files in /opt/etc/php/conf.d because PHP_INI_SCAN_DIR names
+; that directory. fpm-bridge sets both when it starts the layer's php-fpm or php (proxy/fpm/layer.ts), and adds
+; the app's own php/conf.d (in the task root) after it: an .ini file there overrides anything below. The
+; "phpIni" setting (FPM_BRIDGE_PHP_INI) adds more directories. Settings left out keep PHP's built-in defaults.
+
+; Extensions live in the layer, not in Debian's /usr/lib/php/20220829.
+extension_dir = /opt/lib/php/extensions
+
+; --- Errors: never to the client, always to the log -------------------------------------------------------
+; php-fpm sends PHP's log over FastCGI's stderr stream (no error_log set), which fpm-bridge writes to
+; CloudWatch with the request id; the CLI writes it to stderr, which Lambda also sends to CloudWatch.
+display_errors = Off
+display_startup_errors = Off
+log_errors = On
+error_reporting = E_ALL
+; No "X-Powered-By: PHP/8.2.x" header.
+expose_php = Off
+
+; --- OPcache ------------------------------------------------------------------------------------------------
+; One php-fpm lives as long as the Lambda execution environment, so compiled scripts are reused across
+; invocations; only the first request of a cold start compiles them.
+opcache.enable = 1
+; The CLI (console events, artisan) runs one command and exits: caching would only cost time.
+opcache.enable_cli = 0
+opcache.memory_consumption = 128
+opcache.interned_strings_buffer = 16
+; Enough for a framework and its vendor/ directory.
+opcache.max_accelerated_files = 20000
+; Timestamps stay checked (every 2 s, PHP's default): the code in /var/task never changes, but frameworks
+; write PHP files to /tmp (compiled containers, views, config caches) and may rewrite them. An app that
+; writes none can add "opcache.validate_timestamps = 0" in its php/conf.d.
+; As in Debian's own opcache.ini: no JIT (it needs a JIT buffer and gains little for web requests).
+opcache.jit = off
+
+; --- Lambda's sandbox ------------------------------------------------------------------------------------------
+; Only /tmp is writable.
+sys_temp_dir = /tmp
+upload_tmp_dir = /tmp
+session.save_path = /tmp
+; The read-only code never moves: resolved paths may be cached for the environment's life.
+realpath_cache_size = 4096K
+realpath_cache_ttl = 600
+; The function's configured memory is the real limit; PHP's 128M default would fail scripts it could run.
+memory_limit = 10240M
+; fpm-bridge ends a request at the invocation's deadline (504) and recycles the worker; a PHP timer in
+; between would only cut scripts short with a different error.
+max_execution_time = 0
+; An invocation's payload is at most 6 MB: a larger body never reaches PHP.
+post_max_size = 6M
+upload_max_filesize = 6M
+; Lambda's clock is UTC; this silences PHP's warning about an unset zone.
+date.timezone = UTC
+; Debian's OpenSSL and curl look for CA certificates in /etc/ssl/certs/ca-certificates.crt; Amazon Linux 2023
+; (the Lambda runtimes' system) keeps its bundle, which AWS keeps up to date, here.
+openssl.cafile = /etc/pki/tls/certs/ca-bundle.crt
+curl.cainfo = /etc/pki/tls/certs/ca-bundle.crt
+; Assertions compiled out, as in production.
+zend.assertions = -1
+`;
+
+/** `/opt/etc/php-fpm.conf`: for running the layer's php-fpm without fpm-bridge, which writes its own. */
+export const PHP_FPM_CONF = `; php-fpm configuration shipped in the layer as /opt/etc/php-fpm.conf, for running the layer's php-fpm without
+; fpm-bridge (another Lambda handler, a custom runtime):
+;   PHPRC=/opt/etc/php PHP_INI_SCAN_DIR=/opt/etc/php/conf.d:/var/task/php/conf.d \\
+;     /opt/bin/php-fpm --nodaemonize --force-stderr --fpm-config /opt/etc/php-fpm.conf
+; fpm-bridge does not read it: it writes its own config at every start (proxy/fpm/fpm-conf.ts), with the same
+; choices and a private socket.
+[global]
+; Lambda's file system is read-only except /tmp.
+pid = /tmp/php-fpm.pid
+; php-fpm opens its error_log even when it does not write to it (its default, /var/log/php-fpm.log, cannot be
+; created on Lambda and php-fpm would not start). With --nodaemonize --force-stderr the log goes to stderr,
+; which Lambda sends to CloudWatch.
+error_log = /dev/null
+; The process that starts php-fpm supervises it: stay in the foreground as its child.
+daemonize = no
+log_limit = 16384
+
+[default]
+listen = /tmp/php-fpm.sock
+listen.mode = 0600
+; One execution environment handles one request at a time: one worker, started at once (no cold fork later).
+pm = static
+pm.max_children = 1
+; Lambda's environment variables (AWS credentials, the function's settings) reach PHP through getenv().
+clear_env = no
+; error_log() and php://stderr output of the worker reach the log, undecorated.
+catch_workers_output = yes
+decorate_workers_output = no
+; Only .php files run, whatever path a request names.
+security.limit_extensions = .php
+`;

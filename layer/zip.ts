@@ -1,0 +1,117 @@
+import { promisify } from 'node:util';
+import { crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { LayerError } from '../proxy/errors.ts';
+
+/** One file or directory of a zip, as the archive should hold it. */
+export interface ZipEntry {
+  /** Path inside the archive, `/`-separated, no leading `/`; directories end with `/`. */
+  name: string;
+  /** File contents; absent for a directory. */
+  data?: Buffer;
+  /** Unix permission bits (0o755, 0o644); the file type is added from `data`. */
+  mode: number;
+}
+
+/** 1980-01-01 00:00:00, the earliest time a zip can state: every entry gets it, so nothing depends on the clock. */
+const DOS_TIME = 0;
+const DOS_DATE = (0 << 9) | (1 << 5) | 1;
+const S_IFREG = 0o100000;
+const S_IFDIR = 0o040000;
+/** "Version made by": 3 = Unix (so unzip and Lambda read the mode bits), zip spec 2.0. */
+const MADE_BY = (3 << 8) | 20;
+const NEEDED = 20;
+
+/**
+ * Writes a zip (PKWARE APPNOTE 6.3, no zip64: a Lambda layer is far below 4 GB) that depends only on the
+ * entries: sorted by name, fixed timestamps, the given permission bits, no extra fields, raw deflate at level
+ * 9 (stored when that is smaller). The same entries give the same bytes, hence the same sha256.
+ *
+ * ```
+ *  [local header + name + data] ...  [central header + name] ...  [end of central directory]
+ * ```
+ *
+ * @example
+ *   writeFileSync('layer.zip', zip([{ name: 'bin/', mode: 0o755 }, { name: 'bin/php', data, mode: 0o755 }]))
+ */
+export function zip(entries: readonly ZipEntry[]): Buffer {
+  return write(entries, (raw) => deflateRawSync(raw, DEFLATE));
+}
+
+/**
+ * {@link zip}, with the entries deflated on libuv's thread pool, several at once: the same bytes, in less
+ * time on more than one CPU (a layer is ~1000 files and 130 MB).
+ */
+export async function zipParallel(entries: readonly ZipEntry[]): Promise<Buffer> {
+  const deflated = new Map<Buffer, Buffer>();
+  await Promise.all(
+    entries.map(async ({ data }) => {
+      if (data !== undefined && data.length > 0) deflated.set(data, await deflateRawAsync(data, DEFLATE));
+    }),
+  );
+  return write(entries, (raw) => deflated.get(raw)!);
+}
+
+const DEFLATE = { level: 9 };
+const deflateRawAsync = promisify(deflateRaw);
+
+function write(entries: readonly ZipEntry[], deflate: (raw: Buffer) => Buffer): Buffer {
+  const sorted = [...entries].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const chunks: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = 0;
+  for (let i = 0; i < sorted.length; i++) {
+    const entry = sorted[i]!;
+    if (i > 0 && sorted[i - 1]!.name === entry.name) throw new LayerError(`zip entry "${entry.name}" twice`);
+    const name = Buffer.from(entry.name, 'utf8');
+    const raw = entry.data ?? Buffer.alloc(0);
+    const deflated = raw.length === 0 ? raw : deflate(raw);
+    const stored = deflated.length >= raw.length;
+    const body = stored ? raw : deflated;
+    const crc = crc32(raw);
+    const method = stored ? 0 : 8;
+    // General purpose flag bit 11: names are UTF-8.
+    const flags = 0x0800;
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(NEEDED, 4);
+    local.writeUInt16LE(flags, 6);
+    local.writeUInt16LE(method, 8);
+    local.writeUInt16LE(DOS_TIME, 10);
+    local.writeUInt16LE(DOS_DATE, 12);
+    local.writeUInt32LE(crc, 14);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(raw.length, 22);
+    local.writeUInt16LE(name.length, 26);
+    local.writeUInt16LE(0, 28);
+    chunks.push(local, name, body);
+    const type = entry.data === undefined ? S_IFDIR : S_IFREG;
+    const head = Buffer.alloc(46);
+    head.writeUInt32LE(0x02014b50, 0);
+    head.writeUInt16LE(MADE_BY, 4);
+    head.writeUInt16LE(NEEDED, 6);
+    head.writeUInt16LE(flags, 8);
+    head.writeUInt16LE(method, 10);
+    head.writeUInt16LE(DOS_TIME, 12);
+    head.writeUInt16LE(DOS_DATE, 14);
+    head.writeUInt32LE(crc, 16);
+    head.writeUInt32LE(body.length, 20);
+    head.writeUInt32LE(raw.length, 24);
+    head.writeUInt16LE(name.length, 28);
+    // Extra, comment, disk number, internal attributes: 0. External: Unix mode high, MS-DOS directory bit low.
+    // (`+`, not `|`: a bitwise or would turn the 32-bit value negative.)
+    head.writeUInt32LE((type | (entry.mode & 0o7777)) * 0x10000 + (type === S_IFDIR ? 0x10 : 0), 38);
+    head.writeUInt32LE(offset, 42);
+    central.push(head, name);
+    offset += local.length + name.length + body.length;
+    if (offset > 0xffffffff) throw new LayerError('the layer zip would exceed 4 GB');
+  }
+  if (sorted.length > 0xffff) throw new LayerError('the layer zip would hold more than 65535 entries');
+  const centralSize = central.reduce((n, b) => n + b.length, 0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(sorted.length, 8);
+  end.writeUInt16LE(sorted.length, 10);
+  end.writeUInt32LE(centralSize, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...chunks, ...central, end]);
+}
