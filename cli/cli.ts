@@ -1,10 +1,15 @@
 import { UsageError } from '../proxy/errors.ts';
+import { invoke } from './invoke.ts';
+import { layer } from './layer.ts';
 import { serve } from './serve.ts';
 
 const USAGE = `Usage: fpm-bridge <command> [options]
 
 Commands:
   serve [DOCROOT]   serve a PHP application through php-fpm over HTTP
+  layer build       build the Lambda layer (php-fpm, php, extensions) from Debian's packages
+  layer publish     publish a built layer to AWS Lambda
+  invoke [EVENT]    run a Lambda event through the handler here, on AWS or on serverless-offline
 
 Run "fpm-bridge <command> --help" for a command's options.
 `;
@@ -14,6 +19,10 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'serve':
       return serve(rest);
+    case 'layer':
+      return layer(rest);
+    case 'invoke':
+      return invoke(rest);
     case undefined:
     case '-h':
     case '--help':

@@ -178,3 +178,13 @@ export class LayerError extends FpmBridgeError {
     super('FPM_BRIDGE_ERR_LAYER', 500, message, options);
   }
 }
+
+/**
+ * An AWS call from the CLI (`layer publish`, `invoke --function`) failed: no region or credentials, the
+ * credentials were refused or lack a permission, the resource does not exist, or the invoked function failed.
+ */
+export class AwsError extends FpmBridgeError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_AWS', 502, message, options);
+  }
+}

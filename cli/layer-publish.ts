@@ -1,0 +1,119 @@
+import type { Architecture, Runtime } from '@aws-sdk/client-lambda';
+import type { LayerContent, PublishedLayer } from '../layer/publish.ts';
+import { UsageError } from '../proxy/errors.ts';
+import { parseCommand } from './args.ts';
+import { DEFAULT_LAYER_DIR } from './layer-build.ts';
+
+/** What `fpm-bridge layer build` writes when given no --out. */
+const DEFAULT_ZIP = `${DEFAULT_LAYER_DIR}/layer.zip`;
+const DEFAULT_NAME = 'fpm-bridge-php-82';
+/** The runtimes fpm-bridge's handler supports (Node 20 is past its end of life on Lambda). */
+const DEFAULT_RUNTIMES = 'nodejs22.x,nodejs24.x';
+
+const PUBLISH_USAGE = `Usage: fpm-bridge layer publish [options]
+
+Publishes a layer zip built by "fpm-bridge layer build" as a new version of a Lambda layer
+(PublishLayerVersion) and prints its ARN, for the "layers:" of your functions.
+
+Options:
+  --zip FILE            the layer zip (default ${DEFAULT_ZIP}); at most 50 MiB, else use --s3-bucket/--s3-key
+  --s3-bucket BUCKET    take the zip from S3 instead (upload it first: aws s3 cp layer.zip s3://BUCKET/KEY)
+  --s3-key KEY          the zip's key in --s3-bucket
+  --name NAME           layer name (default ${DEFAULT_NAME})
+  --region REGION       AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS profile's)
+  --arch ARCH           x86_64 (default) or arm64: what the layer was built for
+  --runtimes LIST       compatible runtimes, comma-separated (default ${DEFAULT_RUNTIMES})
+  --description TEXT    layer version description
+  --license TEXT        license info: an SPDX identifier or a URL
+  --public              let every AWS account use this layer version
+  --debug               show stack traces
+  -h, --help            show this help
+
+Credentials come from the usual AWS places (AWS_PROFILE, AWS_ACCESS_KEY_ID, ~/.aws, SSO).
+`;
+
+/** `fpm-bridge layer publish`: prints the new layer version's ARN on stdout, and nothing else there. */
+export async function layerPublish(
+  argv: string[],
+  stdout: NodeJS.WritableStream = process.stdout,
+): Promise<void> {
+  const { values, positionals } = parseCommand('layer publish', argv, {
+    zip: { type: 'string' },
+    's3-bucket': { type: 'string' },
+    's3-key': { type: 'string' },
+    name: { type: 'string', default: DEFAULT_NAME },
+    region: { type: 'string' },
+    arch: { type: 'string', default: 'x86_64' },
+    runtimes: { type: 'string', default: DEFAULT_RUNTIMES },
+    description: { type: 'string' },
+    license: { type: 'string' },
+    public: { type: 'boolean', default: false },
+    debug: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help) {
+    stdout.write(PUBLISH_USAGE);
+    return;
+  }
+  if (positionals.length > 0) {
+    throw new UsageError(`layer publish takes no arguments, got "${positionals.join(' ')}" — use --zip FILE`);
+  }
+  // Loaded here rather than at the top (and kept lazy in the dist/cli.js bundle): the AWS SDK is over half
+  // of the CLI's code, and the other commands should not pay for loading it.
+  const [sdk, { makeLayerPublic, publishLayer, readLayerZip }, { awsError, lambdaClient }] =
+    await Promise.all([import('@aws-sdk/client-lambda'), import('../layer/publish.ts'), import('./aws.ts')]);
+  if (!Object.values<string>(sdk.Architecture).includes(values.arch)) {
+    throw new UsageError(`invalid --arch "${values.arch}" — expected x86_64 or arm64`);
+  }
+  const runtimes = values.runtimes.split(',').map((r) => r.trim());
+  for (const r of runtimes) {
+    if (!Object.values<string>(sdk.Runtime).includes(r)) {
+      throw new UsageError(
+        `invalid runtime "${r}" in --runtimes — expected Lambda runtime ids such as nodejs22.x`,
+      );
+    }
+  }
+  const content = layerContent(values.zip, values['s3-bucket'], values['s3-key'], readLayerZip);
+  const client = await lambdaClient({ region: values.region }, `PublishLayerVersion "${values.name}"`);
+  const region = await client.config.region();
+  try {
+    let published: PublishedLayer;
+    try {
+      published = await publishLayer(client, {
+        name: values.name,
+        content,
+        runtimes: runtimes as Runtime[],
+        architectures: [values.arch as Architecture],
+        description: values.description,
+        license: values.license,
+      });
+    } catch (err) {
+      throw awsError(err, `PublishLayerVersion "${values.name}" in ${region}`);
+    }
+    // Printed first: should making it public fail, the version exists all the same.
+    stdout.write(`${published.arn}\n`);
+    if (values.public) {
+      await makeLayerPublic(client, values.name, published.version).catch((err: unknown) => {
+        throw awsError(err, `AddLayerVersionPermission on ${published.arn}`);
+      });
+    }
+  } finally {
+    client.destroy();
+  }
+}
+
+function layerContent(
+  zip: string | undefined,
+  bucket: string | undefined,
+  key: string | undefined,
+  readLayerZip: (path: string) => Uint8Array,
+): LayerContent {
+  if (bucket === undefined && key === undefined) return { zipFile: readLayerZip(zip ?? DEFAULT_ZIP) };
+  if (bucket === undefined || key === undefined) {
+    throw new UsageError(
+      '--s3-bucket and --s3-key go together: the bucket and the key of the uploaded layer zip',
+    );
+  }
+  if (zip !== undefined) throw new UsageError('pass either --zip or --s3-bucket/--s3-key, not both');
+  return { s3Bucket: bucket, s3Key: key };
+}
