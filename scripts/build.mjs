@@ -1,6 +1,22 @@
 // Bundles the CLI into dist/cli.js and the Lambda handler into dist/handler.js: one ES module file, Node built-ins left external, dependencies inlined.
-import { chmodSync } from 'node:fs';
+import { chmodSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { build } from 'esbuild';
+
+const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
+
+/** Our code reads only `version` from our package.json: bundle that, not the whole manifest. */
+const manifest = resolve('package.json');
+const packageVersionOnly = {
+  name: 'package-version-only',
+  setup(b) {
+    b.onLoad({ filter: /package\.json$/ }, (args) =>
+      args.path === manifest
+        ? { contents: `export default ${JSON.stringify({ version })};`, loader: 'js' }
+        : undefined,
+    );
+  },
+};
 
 const common = {
   bundle: true,
@@ -17,6 +33,7 @@ const common = {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
   logLevel: 'warning',
+  plugins: [packageVersionOnly],
 };
 
 await build({
@@ -29,3 +46,14 @@ chmodSync('dist/cli.js', 0o755);
 
 // The Lambda handler: one file, Node built-ins only at run time (the runtime has no node_modules of ours).
 await build({ ...common, entryPoints: ['handler/handler.ts'], outfile: 'dist/handler.js' });
+
+// The Serverless Framework plugin (package.json "main"): CommonJS, as the framework require()s plugins, with
+// the class itself as module.exports (Serverless v3 takes what require() returns as the class).
+await build({
+  ...common,
+  format: 'cjs',
+  entryPoints: ['infra/serverless-plugin.ts'],
+  outfile: 'dist/serverless-plugin.cjs',
+  banner: {},
+  footer: { js: 'module.exports = module.exports.default;' },
+});

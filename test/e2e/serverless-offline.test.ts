@@ -1,19 +1,21 @@
 /**
- * End to end through the Serverless Framework (osls, installed as `serverless`) and serverless-offline:
- * the real bundle (dist/handler.js) behind the emulated HTTP API and REST API, with Debian's php-fpm, over
- * real HTTP; and `serverless package` with no network, checked on the CloudFormation template and the zip.
+ * End to end through the Serverless Framework (osls, installed as `serverless`), fpm-bridge's plugin and
+ * serverless-offline, with the repository's serverless.yml: the real bundle (dist/handler.js, copied by the
+ * plugin) behind the emulated HTTP API and REST API, with Debian's php-fpm, over real HTTP; and
+ * `serverless package` with no network, checked on the CloudFormation template and the zip.
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { ROOT } from '../support/cli.ts';
+import { noAwsEnv } from '../support/aws.ts';
+import { ROOT, runCli } from '../support/cli.ts';
+import { freePort } from '../support/ports.ts';
+import { childEnv, killGroup, type Run, resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
 
-const SERVERLESS = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
-/** serverless-offline serves REST API routes under the stage, here `--stage local` (see serverless.yml). */
+/** serverless-offline serves REST API routes under the stage; any name works, the plugin needs none. */
 const STAGE = 'local';
 const LAYER_ARN = 'arn:aws:lambda:us-east-1:123456789012:layer:fpm-bridge-php-82:7';
 /** Every wait below is bounded by one of these; a process still running past it is killed. */
@@ -21,58 +23,6 @@ const BUILD_TIMEOUT_MS = 30_000;
 const READY_TIMEOUT_MS = 30_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const STOP_TIMEOUT_MS = 5_000;
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  output: string;
-}
-
-/** The environment for a child: no test-runner context, no FPM_BRIDGE_* from the caller's shell but
- * the php-fpm binary, no colours, and a dead proxy so any attempt to reach AWS fails at once. */
-function childEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (key === 'NODE_TEST_CONTEXT' || key === 'NODE_OPTIONS') continue;
-    if (key.startsWith('FPM_BRIDGE_') && key !== 'FPM_BRIDGE_PHP_FPM') continue;
-    if (/^((HTTPS?|ALL|NO)_)?PROXY$/i.test(key)) continue;
-    env[key] = value;
-  }
-  // Port 9 (discard) on loopback: refused at once, so a network call fails instead of hanging.
-  return { ...env, NO_COLOR: '1', HTTP_PROXY: 'http://127.0.0.1:9', HTTPS_PROXY: 'http://127.0.0.1:9' };
-}
-
-/** Runs a command in its own process group to completion, killing the group past `timeoutMs`. */
-function run(file: string, args: string[], timeoutMs: number): Promise<Run> {
-  return new Promise((resolve) => {
-    const child = spawn(file, args, {
-      cwd: ROOT,
-      env: childEnv(),
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    const timer = setTimeout(() => {
-      output += `\n[killed after ${timeoutMs} ms]`;
-      killGroup(child, 'SIGKILL');
-    }, timeoutMs);
-    child.once('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, output });
-    });
-  });
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // ESRCH: the group is gone already.
-  }
-}
 
 /** Resolves with true once the child has exited, or false after `ms`. */
 function exited(child: ChildProcess, ms: number): Promise<boolean> {
@@ -82,22 +32,6 @@ function exited(child: ChildProcess, ms: number): Promise<boolean> {
     child.once('exit', () => {
       clearTimeout(timer);
       resolve(true);
-    });
-  });
-}
-
-/** A port nothing listens on right now (the kernel's pick for port 0). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
     });
   });
 }
@@ -147,48 +81,41 @@ function infoLines(text: string): Record<string, string> {
   );
 }
 
-/** The names in a zip's central directory (APPNOTE.TXT 4.3.12), without unpacking it. */
-function zipEntries(zip: Buffer): string[] {
-  const eocd = zip.lastIndexOf(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
-  assert.ok(eocd >= 0, 'not a zip: no end of central directory record');
-  const count = zip.readUInt16LE(eocd + 10);
-  let at = zip.readUInt32LE(eocd + 16);
-  const names: string[] = [];
-  for (let i = 0; i < count; i++) {
-    assert.equal(zip.readUInt32LE(at), 0x02014b50, 'bad central directory header');
-    const nameLength = zip.readUInt16LE(at + 28);
-    const extraLength = zip.readUInt16LE(at + 30);
-    const commentLength = zip.readUInt16LE(at + 32);
-    names.push(zip.toString('utf8', at + 46, at + 46 + nameLength));
-    at += 46 + nameLength + extraLength + commentLength;
-  }
-  return names.sort();
-}
-
 const PACKAGED_FILES = [
-  'dist/handler.js',
+  '.fpm-bridge/handler.mjs',
   'examples/demo/public/index.php',
   'examples/demo/public/info.php',
   'examples/demo/public/style.css',
-  'package.json',
 ];
 
+/** Where the plugin copies the handler in this checkout; a copy a developer's own run made stays. */
+const HANDLER_COPY = join(ROOT, '.fpm-bridge');
+let handlerCopyExisted = false;
+
 before(async () => {
+  handlerCopyExisted = existsSync(HANDLER_COPY);
   // The function runs the bundle, as on Lambda: build it from the current sources.
   const build = await run(process.execPath, ['scripts/build.mjs'], BUILD_TIMEOUT_MS);
   assert.equal(build.code, 0, `npm run build failed:\n${build.output}`);
+});
+
+after(() => {
+  if (!handlerCopyExisted) rmSync(HANDLER_COPY, { recursive: true, force: true });
 });
 
 describe('serverless-offline running dist/handler.js with the local php-fpm', () => {
   let offline: ChildProcess;
   let output = '';
   let base = '';
+  /** serverless-offline's Lambda API (Invoke), on its lambdaPort. */
+  let lambda = '';
   /** The php-fpm processes serverless-offline's worker started, seen while it ran. */
   let fpm: Proc[] = [];
 
   before(async () => {
     const [httpPort, lambdaPort] = [await freePort(), await freePort()];
     base = `http://127.0.0.1:${httpPort}`;
+    lambda = `http://127.0.0.1:${lambdaPort}`;
     offline = spawn(
       process.execPath,
       [
@@ -334,6 +261,66 @@ describe('serverless-offline running dist/handler.js with the local php-fpm', ()
     }
   });
 
+  describe('fpm-bridge invoke --function --endpoint, through its Lambda API', () => {
+    /** Function names offline are SERVICE-STAGE-FUNCTION, as deployed. */
+    const FUNCTION = `fpm-bridge-demo-${STAGE}-web`;
+    /** A HOME without AWS configuration: the CLI must sign with placeholders, as an emulator takes any. */
+    let home = '';
+    before(() => {
+      home = mkdtempSync(join(tmpdir(), 'fpm-bridge-invoke-e2e-'));
+    });
+    after(() => rmSync(home, { recursive: true, force: true }));
+
+    const invoke = (args: string[]) =>
+      runCli(['invoke', ...args, '--function', FUNCTION, '--endpoint', lambda], noAwsEnv(home, lambda));
+
+    it('sends the HTTP API event --path builds and prints the response, with no AWS credentials', async () => {
+      const { code, stdout, stderr } = await invoke(['--path', '/info.php/some/path?x=1', '--raw']);
+      assert.equal(code, 0, stderr);
+      const split = stdout.indexOf('\n\n');
+      assert.match(
+        stdout.slice(0, split),
+        /^HTTP\/1\.1 200 OK\n(.+\n)*content-type: text\/plain; charset=utf-8/,
+      );
+      assert.deepEqual(infoLines(stdout.slice(split + 2)), {
+        SCRIPT_NAME: '/info.php',
+        PATH_INFO: '/some/path',
+        QUERY_STRING: 'x=1',
+        REQUEST_URI: '/info.php/some/path?x=1',
+        REMOTE_ADDR: '127.0.0.1',
+        SERVER_NAME: 'localhost',
+        SERVER_PORT: '443',
+      });
+    });
+
+    it('exits 1 naming the function when serverless-offline has none of that name', async () => {
+      const { code, stderr } = await runCli(
+        ['invoke', '--path', '/', '--function', 'nope', '--endpoint', lambda],
+        noAwsEnv(home, lambda),
+      );
+      assert.deepEqual(
+        { code, stderr },
+        {
+          code: 1,
+          stderr: `fpm-bridge: Invoke "nope" at ${lambda}: not found (ResourceNotFoundException: Function not found: nope) — check the name and the region\n`,
+        },
+      );
+    });
+
+    it('exits 1 with the error the handler threw for an event it does not handle', async () => {
+      const sqs = join(ROOT, 'test', 'fixtures', 'events', 'other', 'sqs.json');
+      const { code, stdout, stderr } = await invoke([sqs]);
+      assert.deepEqual(
+        { code, stdout, stderr },
+        {
+          code: 1,
+          stdout: '',
+          stderr: `fpm-bridge: function "${FUNCTION}" failed (Unhandled): Error: fpm-bridge received an SQS event; it handles API Gateway (REST, HTTP API), ALB and Function URL events — set "eventsScript" to send other events to a PHP script\n`,
+        },
+      );
+    });
+  });
+
   it('started php-fpm below serverless-offline, and stopping the process group leaves none behind', async (t) => {
     // The worker (and php-fpm with it) starts on the first request.
     assert.equal((await get('/')).status, 200);
@@ -386,15 +373,15 @@ describe('serverless package', () => {
   });
 
   it('builds a template with the function on nodejs22.x, its layer, the HTTP API and the REST API', () => {
-    const template = JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8'));
-    type Resource = { Type: string; Properties: Record<string, unknown> };
-    const resources = template.Resources as Record<string, Resource>;
-    const ofType = (type: string) => Object.entries(resources).filter(([, r]) => r.Type === type);
+    const { resources, ofType } = resourcesOf(
+      JSON.parse(readFileSync(join(dir, 'cloudformation-template-update-stack.json'), 'utf8')),
+    );
 
     const fn = resources.WebLambdaFunction!;
     assert.equal(fn.Type, 'AWS::Lambda::Function');
     assert.equal(fn.Properties.Runtime, 'nodejs22.x');
-    assert.equal(fn.Properties.Handler, 'dist/handler.handler');
+    // The plugin's work: serverless.yml only says `php: examples/demo/public`.
+    assert.equal(fn.Properties.Handler, '.fpm-bridge/handler.handler');
     assert.deepEqual(fn.Properties.Layers, [LAYER_ARN]);
     assert.deepEqual(fn.Properties.Architectures, ['x86_64']);
     assert.equal(fn.Properties.MemorySize, 1024);
@@ -428,9 +415,7 @@ describe('serverless package', () => {
     assert.deepEqual(proxy, ['{proxy+}']);
   });
 
-  it('ships only the bundle, the demo app and package.json (whose "type": "module" loads the bundle)', () => {
+  it('ships only the demo app and the bundle (as .mjs, an ES module without a package.json)', () => {
     assert.deepEqual(zipEntries(readFileSync(join(dir, 'fpm-bridge-demo.zip'))), PACKAGED_FILES);
-    const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { type?: string };
-    assert.equal(pkg.type, 'module');
   });
 });
