@@ -1,6 +1,6 @@
 import type { Context } from 'aws-lambda';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
-import { BadRequestError } from '../proxy/errors.ts';
+import { BadEventError, BadRequestError } from '../proxy/errors.ts';
 
 /** What an adapter needs from the configuration. */
 export interface AdapterOptions {
@@ -58,7 +58,11 @@ export class HeaderList {
   readonly flat: string[] = [];
 
   add(name: string, value: string | undefined): void {
-    if (value === undefined) return;
+    // JSON cannot say undefined: null is an absent value too.
+    if (value === undefined || value === null) return;
+    if (typeof value !== 'string') {
+      throw new BadEventError(`request header "${name}" has a ${typeof value} value; expected a string`);
+    }
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i);
       if (c === 0x0a || c === 0x0d || c === 0) {
@@ -106,7 +110,9 @@ export interface RequestParts {
 export function lambdaRequest(parts: RequestParts, options: AdapterOptions): LambdaRequest {
   const { headers, method, body } = parts;
   applyForwardedHost(headers, options);
-  const port = headers.get('x-forwarded-port');
+  // The header comes from the load balancer, but a client can send one too; anything but a port is ignored.
+  const forwarded = Number(headers.get('x-forwarded-port'));
+  const port = Number.isInteger(forwarded) && forwarded > 0 && forwarded < 65_536 ? forwarded : null;
   return {
     request: {
       method,
@@ -119,7 +125,7 @@ export function lambdaRequest(parts: RequestParts, options: AdapterOptions): Lam
       remoteAddress: parts.remoteAddress,
       remotePort: null,
       serverAddress: '',
-      serverPort: port === undefined ? (parts.https ? 443 : 80) : Number(port),
+      serverPort: port ?? (parts.https ? 443 : 80),
       contentLength: contentLength(method, body),
     },
     body,

@@ -8,6 +8,7 @@ import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
+import { appIniDir } from '../proxy/fpm/layer.ts';
 import { createJsonLogger, type Logger } from '../proxy/log.ts';
 import { contentType } from '../proxy/mime.ts';
 import { reasonPhrase } from '../proxy/status.ts';
@@ -53,7 +54,13 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   const env = options.env ?? process.env;
   const taskRoot = options.taskRoot ?? env.LAMBDA_TASK_ROOT ?? process.cwd();
   const log = options.log ?? createJsonLogger(env.FPM_BRIDGE_DEBUG === '1' ? 'debug' : 'info');
-  const { config } = await loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
+  const loaded = await loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
+  // The app's php/conf.d (Bref's convention) applies after the layer's ini files, whichever php-fpm runs.
+  const appIni = appIniDir(taskRoot);
+  const config =
+    appIni === null || loaded.config.phpIni.includes(appIni)
+      ? loaded.config
+      : { ...loaded.config, phpIni: [appIni, ...loaded.config.phpIni] };
   const backend = await startBackend(config, log, '/tmp');
   const bridge = new Bridge(config, backend, log);
   const app = new LambdaRuntime(bridge, config, taskRoot, log);
@@ -193,8 +200,9 @@ class LambdaRuntime {
     if (p.kind === 'static') {
       return send(200, ['Content-Type', contentType(p.filename)], createReadStream(p.filename));
     }
-    const call = this.bridge.stream(p.lr.request, p.route, p.lr.body, requestId, this.deadline(context));
     try {
+      // Inside the try: building the params can refuse the request (two Host headers → 400).
+      const call = this.bridge.stream(p.lr.request, p.route, p.lr.body, requestId, this.deadline(context));
       const response = await call.response;
       await send(response.status, response.headers, response.body);
     } catch (err) {
@@ -231,6 +239,7 @@ class LambdaRuntime {
       if (err instanceof FpmBridgeError) throw err;
       throw new BadEventError(`malformed ${adapter.name} event: ${(err as Error).message}`);
     }
+    checkStrings(lr, adapter.name);
     const requestContext = (event as { requestContext?: unknown }).requestContext;
     // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
     lr.request.extraParams = [
@@ -305,6 +314,28 @@ class LambdaRuntime {
       return JSON.parse(text);
     } catch {
       return text;
+    }
+  }
+}
+
+/**
+ * The adapters take an event's fields as they come; one that is not a string (a number, an object) would
+ * reach the FastCGI encoder as such. Headers are checked as they are collected (HeaderList).
+ */
+function checkStrings(lr: LambdaRequest, source: string): void {
+  const r = lr.request;
+  const fields = [
+    ['method', r.method],
+    ['path', r.path],
+    ['query string', r.query],
+    ['protocol', r.protocol],
+    ['source IP', r.remoteAddress],
+  ] as const;
+  for (const [field, value] of fields) {
+    if (typeof value !== 'string') {
+      throw new BadEventError(
+        `malformed ${source} event: its ${field} is ${value === null ? 'null' : `a ${typeof value}`}; expected a string`,
+      );
     }
   }
 }

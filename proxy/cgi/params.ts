@@ -1,4 +1,5 @@
-import { ConfigError } from '../errors.ts';
+import { BadRequestError, ConfigError } from '../errors.ts';
+import { printable } from './path.ts';
 import type { ProxyRequest } from './request.ts';
 import type { Route } from './route.ts';
 
@@ -117,7 +118,7 @@ export class ParamsBuilder {
         }
         continue;
       }
-      if (name === 'HTTP_HOST') host ??= value;
+      if (name === 'HTTP_HOST') host = checkHost(host, value);
       else if (name === 'HTTP_AUTHORIZATION') basicAuth(p, value);
       appendOrJoin(p, firstHeader, name, value, name === 'HTTP_COOKIE' ? '; ' : ', ');
     }
@@ -175,6 +176,33 @@ function basicAuth(p: string[], value: string): void {
   if (colon < 0) return;
   setParam(p, 'AUTH_TYPE', 'Basic');
   setParam(p, 'REMOTE_USER', decoded.slice(0, colon));
+}
+
+/**
+ * The one Host header, checked as nginx's ngx_http_validate_host does: SERVER_NAME comes from it, and apps
+ * build absolute URLs (password-reset links) with it. RFC 9112 §3.2: a second Host, or an invalid one, is 400.
+ */
+function checkHost(previous: string | null, host: string): string {
+  if (previous !== null) {
+    throw new BadRequestError(
+      'the request has more than one Host header; HTTP/1.1 allows one (RFC 9112 §3.2)',
+    );
+  }
+  for (let i = 0; i < host.length; i++) {
+    const c = host.charCodeAt(i);
+    if (
+      c <= 0x20 ||
+      c === 0x7f ||
+      c === 0x2f /* / */ ||
+      c === 0x5c /* \ */ ||
+      (c === 0x2e && host.charCodeAt(i + 1) === 0x2e)
+    ) {
+      throw new BadRequestError(
+        `Host header "${printable(host.slice(0, 80))}" is not a host name: "/", "\\", "..", spaces and control characters are refused`,
+      );
+    }
+  }
+  return host;
 }
 
 /** Host header without its port; `[::1]:8080` → `[::1]`. */

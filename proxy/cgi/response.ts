@@ -130,6 +130,12 @@ function parseHead(buf: Buffer, end: number): CgiHead {
         );
       }
       status = Number(m[1]);
+      // A 1xx is interim (RFC 9110 §15.2): sent as the final status, the client would wait for another one.
+      if (status < 200) {
+        throw new BadResponseError(
+          `PHP sent "Status: ${status}", an interim status, as its response status (expected 200-999)`,
+        );
+      }
       statusText = m[2] ?? '';
       continue;
     }

@@ -1,24 +1,20 @@
 import assert from 'node:assert/strict';
-import { request, type Server } from 'node:http';
-import { type AddressInfo, connect } from 'node:net';
+import { request } from 'node:http';
+import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../proxy/config.ts';
 import { createPinoLogger } from '../../server/log.ts';
 import { METRIC_NAMES } from '../../server/metrics.ts';
-import { createFrontServer, listenFront, metricsUrl } from '../../server/server.ts';
-import { startBridge, type TestBridge, waitFor } from '../support/bridge.ts';
+import { metricsUrl } from '../../server/server.ts';
+import { waitFor } from '../support/bridge.ts';
+import { startFront, type TestFront } from '../support/front.ts';
 
-interface Front {
-  t: TestBridge;
-  server: Server;
-  port: number;
+interface Front extends TestFront {
   /** Access log lines, parsed, in order. */
   access: Record<string, unknown>[];
-  close(): Promise<void>;
 }
 
 async function front(overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Front> {
-  const t = await startBridge({ overrides });
   const access: Record<string, unknown>[] = [];
   // pino writes each line whole to its destination: this one parses and keeps them.
   const accessLog = createPinoLogger('info', {
@@ -26,19 +22,7 @@ async function front(overrides: Partial<Record<keyof Config, unknown>> = {}): Pr
       access.push(JSON.parse(line) as Record<string, unknown>);
     },
   });
-  const server = createFrontServer(t.bridge, { accessLog });
-  await listenFront(server, { ...t.config, listen: '127.0.0.1:0' });
-  return {
-    t,
-    server,
-    port: (server.address() as AddressInfo).port,
-    access,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await t.close();
-    },
-  };
+  return { ...(await startFront(overrides, { accessLog })), access };
 }
 
 /** Sends `head` as is on a new connection and resolves with every byte the server sent until it closed. */

@@ -2,40 +2,17 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import type { Config } from '../../proxy/config.ts';
-import { createFrontServer } from '../../server/server.ts';
 import { SPOOL_MEMORY_LIMIT } from '../../server/spool.ts';
-import { type DumpBody, FIXTURES_DOCROOT, startBridge, type TestBridge, waitFor } from '../support/bridge.ts';
+import { type DumpBody, FIXTURES_DOCROOT, waitFor } from '../support/bridge.ts';
+import { startFront, type TestFront } from '../support/front.ts';
 
 interface Reply {
   status: number;
   headers: Record<string, string | string[] | undefined>;
   body: Buffer;
-}
-
-interface Front {
-  t: TestBridge;
-  port: number;
-  close(): Promise<void>;
-}
-
-async function front(overrides: Partial<Record<keyof Config, unknown>> = {}): Promise<Front> {
-  const t = await startBridge({ overrides });
-  const server = createFrontServer(t.bridge);
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    t,
-    port: (server.address() as AddressInfo).port,
-    async close() {
-      server.closeAllConnections();
-      await new Promise((r) => server.close(r));
-      await t.close();
-    },
-  };
 }
 
 /** One HTTP request with the target sent as is; `chunks` are written one by one (chunked unless a length is set). */
@@ -71,9 +48,9 @@ const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
 const spoolDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('fpm-bridge-body-'));
 
 describe('standalone front: bodies', () => {
-  let f: Front;
+  let f: TestFront;
   before(async () => {
-    f = await front({ maxBodySize: 8 * 1024 * 1024 });
+    f = await startFront({ maxBodySize: 8 * 1024 * 1024 });
   });
   after(() => f.close());
 
@@ -137,9 +114,9 @@ describe('standalone front: bodies', () => {
 });
 
 describe('standalone front: responses and failures', () => {
-  let f: Front;
+  let f: TestFront;
   before(async () => {
-    f = await front({ workers: 1, timeout: 1500, queueTimeout: 300 });
+    f = await startFront({ workers: 1, timeout: 1500, queueTimeout: 300 });
   });
   after(() => f.close());
 
@@ -205,7 +182,7 @@ describe('standalone front: responses and failures', () => {
 
 describe('standalone front: php-fpm unreachable', () => {
   it('answers 502 and logs the cause when nothing listens on the fpm address', async () => {
-    const f = await front({ fpm: ['unix:/nonexistent/php-fpm.sock'] });
+    const f = await startFront({ fpm: ['unix:/nonexistent/php-fpm.sock'] });
     try {
       const res = await send(f.port, { path: '/dump.php' });
       assert.equal(res.status, 502);
@@ -222,9 +199,9 @@ describe('standalone front: php-fpm unreachable', () => {
 });
 
 describe('standalone front: static files', () => {
-  let f: Front;
+  let f: TestFront;
   before(async () => {
-    f = await front();
+    f = await startFront();
   });
   after(() => f.close());
   const text = readFileSync(join(FIXTURES_DOCROOT, 'hello.txt'));
@@ -268,9 +245,9 @@ describe('standalone front: static files', () => {
 });
 
 describe('standalone front: trusted proxies', () => {
-  let f: Front;
+  let f: TestFront;
   before(async () => {
-    f = await front({ trustedProxies: ['127.0.0.1', '10.0.0.0/8'], trustForwardedHost: true });
+    f = await startFront({ trustedProxies: ['127.0.0.1', '10.0.0.0/8'], trustForwardedHost: true });
   });
   after(() => f.close());
 
@@ -295,9 +272,9 @@ describe('standalone front: trusted proxies', () => {
 });
 
 describe('standalone front: untrusted peers', () => {
-  let f: Front;
+  let f: TestFront;
   before(async () => {
-    f = await front({ trustedProxies: ['10.0.0.0/8'] });
+    f = await startFront({ trustedProxies: ['10.0.0.0/8'] });
   });
   after(() => f.close());
 

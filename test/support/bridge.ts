@@ -113,6 +113,32 @@ const CGI_LOOKING_ENV =
 let sequence = 0;
 
 /**
+ * Runs `start` (which spawns php-fpm) with the CGI-looking variables taken out of `process.env`, so that a
+ * key in `$_SERVER` proves the bridge sent it; they are put back once `start` settles.
+ */
+export async function withoutCgiEnv<T>(start: () => Promise<T>): Promise<T> {
+  const saved: Record<string, string | undefined> = {};
+  for (const name of Object.keys(process.env)) {
+    if (CGI_LOOKING_ENV.test(name)) {
+      saved[name] = process.env[name];
+      delete process.env[name];
+    }
+  }
+  try {
+    return await start();
+  } finally {
+    Object.assign(process.env, saved);
+  }
+}
+
+export interface BridgeOptions {
+  docroot?: string;
+  overrides?: Partial<Record<keyof Config, unknown>>;
+  /** Keep the params of every request in `dispatched` (default true; off for long runs). */
+  record?: boolean;
+}
+
+/**
  * A {@link Bridge} over a real spawned php-fpm (Debian php8.2-fpm), for `docroot` (default the fixtures)
  * and config `overrides`. Environment variables (`FPM_BRIDGE_*`) and config files play no part.
  *
@@ -121,9 +147,7 @@ let sequence = 0;
  *   const res = await t.request({ uri: '/upload/evil.php' })
  *   await t.close()
  */
-export async function startBridge(
-  options: { docroot?: string; overrides?: Partial<Record<keyof Config, unknown>> } = {},
-): Promise<TestBridge> {
+export async function startBridge(options: BridgeOptions = {}): Promise<TestBridge> {
   const docroot = options.docroot ?? FIXTURES_DOCROOT;
   const { config } = await loadConfig({
     mode: 'serve',
@@ -133,27 +157,17 @@ export async function startBridge(
   });
   const log: LogEntry[] = [];
   const logger = recordingLogger(log);
-  const saved: Record<string, string | undefined> = {};
-  for (const name of Object.keys(process.env)) {
-    if (CGI_LOOKING_ENV.test(name)) {
-      saved[name] = process.env[name];
-      delete process.env[name];
-    }
-  }
-  let backend: Awaited<ReturnType<typeof startBackend>>;
-  try {
-    backend = await startBackend(config, logger);
-  } finally {
-    Object.assign(process.env, saved);
-  }
+  const backend = await withoutCgiEnv(() => startBackend(config, logger));
   const dispatched: (readonly string[])[] = [];
-  const inner = backend.dispatcher;
-  backend.dispatcher = {
-    dispatch(request, handler) {
-      dispatched.push(request.params);
-      return inner.dispatch(request, handler);
-    },
-  };
+  if (options.record !== false) {
+    const inner = backend.dispatcher;
+    backend.dispatcher = {
+      dispatch(request, handler) {
+        dispatched.push(request.params);
+        return inner.dispatch(request, handler);
+      },
+    };
+  }
   const bridge = new Bridge(config, backend, logger);
 
   const toRequest = (r: TestRequest): ProxyRequest => {
