@@ -306,6 +306,8 @@ export class Connection implements RecordSink {
   /** Writes `data` as STDIN records, split at the record limit and padded. Returns socket.write's verdict. */
   private writeStdin(requestId: number, data: Buffer): boolean {
     let ok = true;
+    // Corked: each record's header, content and padding leave in one writev, not three write syscalls.
+    this.socket.cork();
     for (let pos = 0; pos < data.length; pos += MAX_RECORD_CONTENT) {
       const piece = data.subarray(pos, pos + MAX_RECORD_CONTENT);
       const pad = paddingFor(piece.length);
@@ -315,6 +317,7 @@ export class Connection implements RecordSink {
       ok = this.socket.write(piece);
       if (pad > 0) ok = this.socket.write(PADDING.subarray(0, pad));
     }
+    this.socket.uncork();
     return ok;
   }
 
