@@ -15,7 +15,7 @@ import {
   wireService,
 } from '../../infra/serverless-plugin.ts';
 import { ROOT } from '../support/cli.ts';
-import { resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
+import { resourcesOf, run, SERVERLESS, SERVERLESS_V3, zipEntries } from './serverless.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'serverless-app');
 const LAYER_ARN = 'arn:aws:lambda:us-east-1:123456789012:layer:fpm-bridge-php-82:7';
@@ -178,7 +178,10 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
    * node_modules/fpm-bridge is this checkout's package.json and dist/: what `npm install fpm-bridge` leaves,
    * without a link to the whole checkout, which the framework's file walk would follow.
    */
-  async function packageApp(args: string[], options: { yml?: string; env?: NodeJS.ProcessEnv } = {}) {
+  async function packageApp(
+    args: string[],
+    options: { yml?: string; env?: NodeJS.ProcessEnv; framework?: string } = {},
+  ) {
     const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-sls-app-'));
     dirs.push(dir);
     cpSync(APP, dir, { recursive: true });
@@ -190,7 +193,7 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
     const out = join(dir, 'out');
     const result = await run(
       process.execPath,
-      [SERVERLESS, 'package', '--package', out, ...args],
+      [options.framework ?? SERVERLESS, 'package', '--package', out, ...args],
       PACKAGE_TIMEOUT_MS,
       {
         cwd: dir,
@@ -210,61 +213,74 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
     for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
   });
 
-  describe('with the layer ARN in FPM_BRIDGE_LAYER_ARN', () => {
-    let result: Awaited<ReturnType<typeof packageApp>>;
-    before(async () => {
-      result = await packageApp([], { env: { FPM_BRIDGE_LAYER_ARN: LAYER_ARN } });
-    });
+  for (const [framework, bin] of [
+    ['osls', SERVERLESS],
+    ['Serverless Framework v3', SERVERLESS_V3],
+  ] as const) {
+    describe(`${framework}, with the layer ARN in FPM_BRIDGE_LAYER_ARN`, () => {
+      let result: Awaited<ReturnType<typeof packageApp>>;
+      before(async () => {
+        result = await packageApp([], {
+          framework: bin,
+          // v3 would otherwise ask its dashboard and npm for news: the dead proxy makes that fail at once.
+          env: {
+            FPM_BRIDGE_LAYER_ARN: LAYER_ARN,
+            SLS_TELEMETRY_DISABLED: '1',
+            SLS_NOTIFICATIONS_MODE: 'off',
+          },
+        });
+      });
 
-    it('succeeds, and the framework accepts `php:` without a warning', () => {
-      assert.equal(result.code, 0, result.output);
-      assert.doesNotMatch(result.output, /warning|unrecognized/i);
-    });
+      it('succeeds, and the framework accepts `php:` without a warning', () => {
+        assert.equal(result.code, 0, result.output);
+        assert.doesNotMatch(result.output, /warning|unrecognized/i);
+      });
 
-    it('builds the function with the handler, runtime, layer, docroot, memory and timeout', () => {
-      const { resources } = resourcesOf(
-        JSON.parse(readFileSync(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8')),
-      );
-      const fn = resources.WebLambdaFunction!;
-      assert.equal(fn.Type, 'AWS::Lambda::Function');
-      const { Handler, Runtime, Layers, Environment, MemorySize, Timeout } = fn.Properties;
-      assert.deepEqual(
-        { Handler, Runtime, Layers, Environment, MemorySize, Timeout },
-        {
-          Handler: '.fpm-bridge/handler.handler',
-          Runtime: 'nodejs22.x',
-          Layers: [LAYER_ARN],
-          Environment: { Variables: { FPM_BRIDGE_DOCROOT: '/var/task/public' } },
-          MemorySize: 1024,
-          Timeout: 28,
-        },
-      );
-    });
+      it('builds the function with the handler, runtime, layer, docroot, memory and timeout', () => {
+        const { resources } = resourcesOf(
+          JSON.parse(readFileSync(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8')),
+        );
+        const fn = resources.WebLambdaFunction!;
+        assert.equal(fn.Type, 'AWS::Lambda::Function');
+        const { Handler, Runtime, Layers, Environment, MemorySize, Timeout } = fn.Properties;
+        assert.deepEqual(
+          { Handler, Runtime, Layers, Environment, MemorySize, Timeout },
+          {
+            Handler: '.fpm-bridge/handler.handler',
+            Runtime: 'nodejs22.x',
+            Layers: [LAYER_ARN],
+            Environment: { Variables: { FPM_BRIDGE_DOCROOT: '/var/task/public' } },
+            MemorySize: 1024,
+            Timeout: 28,
+          },
+        );
+      });
 
-    it('routes every method and path of the HTTP API ($default) to the function', () => {
-      const { resources, ofType } = resourcesOf(
-        JSON.parse(readFileSync(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8')),
-      );
-      assert.equal(ofType('AWS::ApiGatewayV2::Api').length, 1);
-      assert.deepEqual(
-        ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties.Target]),
-        [['$default', { 'Fn::Join': ['/', ['integrations', { Ref: 'HttpApiIntegrationWeb' }]] }]],
-      );
-      const integration = resources.HttpApiIntegrationWeb!.Properties;
-      assert.deepEqual(
-        [integration.IntegrationType, integration.PayloadFormatVersion, integration.IntegrationUri],
-        ['AWS_PROXY', '2.0', { 'Fn::GetAtt': ['WebLambdaFunction', 'Arn'] }],
-      );
-    });
+      it('routes every method and path of the HTTP API ($default) to the function', () => {
+        const { resources, ofType } = resourcesOf(
+          JSON.parse(readFileSync(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8')),
+        );
+        assert.equal(ofType('AWS::ApiGatewayV2::Api').length, 1);
+        assert.deepEqual(
+          ofType('AWS::ApiGatewayV2::Route').map(([, r]) => [r.Properties.RouteKey, r.Properties.Target]),
+          [['$default', { 'Fn::Join': ['/', ['integrations', { Ref: 'HttpApiIntegrationWeb' }]] }]],
+        );
+        const integration = resources.HttpApiIntegrationWeb!.Properties;
+        assert.deepEqual(
+          [integration.IntegrationType, integration.PayloadFormatVersion, integration.IntegrationUri],
+          ['AWS_PROXY', '2.0', { 'Fn::GetAtt': ['WebLambdaFunction', 'Arn'] }],
+        );
+      });
 
-    it('ships the PHP app and the handler: no node_modules, tests or serverless.yml', () => {
-      assert.deepEqual(zipEntries(readFileSync(join(result.out, 'fpm-bridge-app.zip'))), [
-        '.fpm-bridge/handler.mjs',
-        'public/index.php',
-        'src/greeting.php',
-      ]);
+      it('ships the PHP app and the handler: no node_modules, tests or serverless.yml', () => {
+        assert.deepEqual(zipEntries(readFileSync(join(result.out, 'fpm-bridge-app.zip'))), [
+          '.fpm-bridge/handler.mjs',
+          'public/index.php',
+          'src/greeting.php',
+        ]);
+      });
     });
-  });
+  }
 
   it('fails without a layer, saying how to give one', async () => {
     const result = await packageApp([]);

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { ROOT } from '../support/cli.ts';
 
 export const SERVERLESS = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
+/** Serverless Framework v3 itself (devDependency `serverless-v3`), the last release osls forked from. */
+export const SERVERLESS_V3 = join(ROOT, 'node_modules', 'serverless-v3', 'bin', 'serverless.js');
 
 export interface Run {
   code: number | null;
