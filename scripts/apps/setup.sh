@@ -92,16 +92,18 @@ cmd_mariadb_start() {
     echo "started=0"
     return 0
   fi
-  mkdir -p "$MARIADB_DIR"
-  chown mysql:mysql "$MARIADB_DIR"
+  # Its own tmpdir: the caller's TMPDIR may be one the mysql user cannot write (InnoDB then refuses to start).
+  mkdir -p "$MARIADB_DIR/tmp"
+  chown mysql:mysql "$MARIADB_DIR" "$MARIADB_DIR/tmp"
   if [ ! -d "$MARIADB_DIR/data/mysql" ]; then
-    mariadb-install-db --user=mysql --datadir="$MARIADB_DIR/data" --skip-test-db \
+    TMPDIR="$MARIADB_DIR/tmp" mariadb-install-db --user=mysql --datadir="$MARIADB_DIR/data" --skip-test-db \
       --auth-root-authentication-method=socket >"$MARIADB_DIR/install.log" 2>&1 ||
       die "mariadb-install-db failed: see $MARIADB_DIR/install.log"
   fi
   # --no-defaults: none of /etc/mysql's settings (its socket, port 3306, log paths) apply to this server.
   # setsid and the redirects detach it, so whoever runs this script is not kept waiting on its output.
-  setsid mariadbd --no-defaults --user=mysql --datadir="$MARIADB_DIR/data" --socket="$MARIADB_SOCKET" \
+  setsid mariadbd --no-defaults --user=mysql --datadir="$MARIADB_DIR/data" --tmpdir="$MARIADB_DIR/tmp" \
+    --socket="$MARIADB_SOCKET" \
     --pid-file="$MARIADB_DIR/mariadbd.pid" --skip-networking --log-error="$MARIADB_DIR/error.log" \
     </dev/null >/dev/null 2>&1 &
   for _ in $(seq 1 300); do

@@ -60,7 +60,9 @@ describe('php-fpm killed with SIGKILL under load', () => {
         'the old master and workers to exit',
       );
       await Promise.all([get(f.port, '/sleep.php?s=0'), get(f.port, '/sleep.php?s=0')]);
-      await waitFor(() => openSockets() === sockets, `the socket count to come back to ${sockets}`);
+      // At most as many as before: the baseline may still count the warm-up's client connections, which
+      // the server closes a moment after their responses.
+      await waitFor(() => openSockets() <= sockets, `the socket count to come back to at most ${sockets}`);
     } finally {
       await f.close();
     }
