@@ -618,32 +618,28 @@ function goalLine(w: Workload, c: number, rows: ReturnType<typeof medians>): str
  */
 const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follows the CPU time per request** (the two CPU
   columns): each front's req/s is close to the machine's free CPU divided by front + php-fpm CPU per request.
-  nginx and HAProxy spend about 50–90 µs per hello-world request; \`fpm-bridge serve\` about 300 µs once warm
-  (a bare \`node:http\` server answering a constant costs 30–140 µs here, and a minimal node:http → fpm-bridge
-  \`Pool\`/\`bufferCgi\` proxy 150–250 µs), and 1–2 ms during its first few thousand requests, before V8 has
-  optimized the hot path — hence the warm-up by request count.
+  nginx and HAProxy spend about 50–70 µs per hello-world request, \`fpm-bridge serve\` about 130–150 µs once
+  warm (a bare \`node:http\` server answering a constant costs 30–140 µs here), and 1–2 ms during its first few
+  thousand requests, before V8 has optimized the hot path — hence the warm-up by request count. That
+  difference is the gap in req/s: fpm-bridge is ahead of neither, and the goal is not met.
+- **What was cut (2026-11-30)**: fpm-bridge spent about 300 µs per hello request before. A response PHP had
+  finished when its headers arrived (most small ones) now leaves in one write with a Content-Length instead
+  of a \`stream.pipeline()\` (an AbortController and a DOMException per response) and a separate chunked
+  terminator; larger bodies go through a small pump that corks the client socket per tick, so the many 4 KiB
+  STDOUT records of one php-fpm read leave in one writev; request bodies go to php-fpm as one corked writev
+  per chunk instead of three writes per record. Together: hello c=32 from about 4,000 to about 6,400 req/s.
 - **nginx's p99 of seconds at concurrency 32 and 256** is php-fpm's listen backlog, not nginx's CPU: nginx
   has no upstream queue, so with more requests in flight than workers it opens one connection per request, and
   those beyond the kept ones (one per worker) wait in php-fpm's backlog while every worker stays with a kept
   connection, until one of those closes (every 1000 requests, \`keepalive_requests\`). HAProxy (\`maxconn\` on the
   server) and fpm-bridge (\`maxConns\` + FIFO) queue in the front instead, so a request waits its turn rather
-  than a kept connection's lifetime: HAProxy's p99 for the two GETs stayed under 300 ms at 32 and 256 in every run made while
-  writing this; fpm-bridge's did not always (up to 8 s at 256, in runs where its req/s was low).
-- Where fpm-bridge's time goes (hello world, warm): a third of the main thread's CPU-profile samples (idle
-  included) fall in the two write system calls per request, to php-fpm and to the client (the profile samples
-  wall-clock time, so this includes being preempted by the reader the write woke; on this VM waking a sleeping
-  reader is expensive, about 30 % of fpm-bridge's perf samples are in the kernel), about 5 % is \`stream.pipeline()\` creating an AbortController per response and a
-  DOMException (with its stack trace) when it finishes, 4–6 % GC; no function of \`proxy/*\` or \`server/*\`
-  is above 2 %. Each response also ends with a separate \`write("0\\r\\n\\r\\n")\` (the chunked terminator,
-  one more syscall and wake-up of the client per response). For the 1 MiB POST, each 64 KiB piece of
-  the body goes to php-fpm as 3–5 separate \`write()\`s (record header, content, padding, split records:
-  about 68 per request instead of about 17), which also makes php-fpm read more often.
-- **1 MiB POST at high concurrency**: fpm-bridge and HAProxy stream a request body to php-fpm as it arrives, so
-  a worker is taken before the body is in and then waits on the client; nginx reads the whole body first
-  (request buffering) and takes a worker only for the time PHP needs. Across four runs made while writing
-  this, fpm-bridge's req/s at concurrency 256 swung between 0 and 101 (77–150 at concurrency 32), HAProxy's
-  between 101 and 347, nginx's between 141 and 480. Workers idling on half-received bodies are the likely
-  cause of fpm-bridge's collapses; not yet measured.`;
+  than a kept connection's lifetime: their p99 stays in tens of milliseconds where nginx's is seconds.
+- **What is left**: node:http's own per-request cost (parsing, ServerResponse, the event loop's wake-ups: on
+  this VM about 30 % of the front's perf samples are in the kernel waking processes); for the 1 MiB POST,
+  fpm-bridge and HAProxy stream a request body to php-fpm as it arrives, so a worker is taken before the body
+  is in and then waits on the client, while nginx reads the whole body first and takes a worker only for the
+  time PHP needs — buffering bodies up to a size before dispatch (\`server/spool.ts\` does it for chunked
+  bodies already) is the next thing to measure.`;
 
 // ---- setup ----
 

@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { APIGatewayProxyEventV2, Context } from 'aws-lambda';
 import { createLambdaApp } from '../handler/runtime.ts';
+import { encodeRequestHead } from '../proxy/fastcgi/records.ts';
 import { locatePhpFpm } from '../proxy/fpm/locate.ts';
 import { silentLogger } from '../proxy/log.ts';
 import { bufferCgi } from '../proxy/upstream.ts';
@@ -170,8 +171,7 @@ function sample(kind: 'handler' | 'bare'): Promise<number> {
          const sock = join(dir, 'fpm.sock');
          writeFileSync(join(dir, 'fpm.conf'), '[global]\\nerror_log = /dev/null\\ndaemonize = no\\n[app]\\nlisten = ' + sock + '\\npm = static\\npm.max_children = 1\\nclear_env = no\\n');
          const child = spawn(${JSON.stringify(fpm)}, ['--nodaemonize', '--fpm-config', join(dir, 'fpm.conf'), ...(process.getuid() === 0 ? ['-R'] : [])], { stdio: 'ignore' });
-         const { encodeRequestHead } = await import(${JSON.stringify(join(ROOT, 'proxy/fastcgi/records.ts'))});
-         const head = encodeRequestHead(1, 0, ${JSON.stringify(params)}, Buffer.alloc(0));
+         const head = Buffer.from(${JSON.stringify(encodeRequestHead(1, 0, params, Buffer.alloc(0)).toString('base64'))}, 'base64');
          for (;;) {
            const ok = await new Promise((resolve) => {
              const s = connect(sock);
@@ -184,7 +184,8 @@ function sample(kind: 'handler' | 'bare'): Promise<number> {
          child.kill('SIGKILL');
          process.exit(0);`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+    // Plain node, as Lambda runs it: a loader such as tsx would also hook (and slow) the handler's import.
+    const child = spawn(process.execPath, ['--input-type=module', '-e', code], {
       cwd: ROOT,
       env: { ...process.env, LAMBDA_TASK_ROOT: docroot, FPM_BRIDGE_DOCROOT: docroot },
       stdio: ['ignore', 'pipe', 'inherit'],
@@ -228,9 +229,9 @@ batches of ${BATCH} after 2000 warm-up rounds. Latency from the call to the resu
 
 Goal under 50 µs at p50: **${added < 50 ? 'met' : 'not met'}**.
 
-**Cold start** — median of ${COLD} samples, each in a fresh Node process (Node's own start not counted):
-\`import('dist/handler.js')\` (php-fpm starts during init) + one event answered, vs spawning bare php-fpm, polling its
-socket and one FastCGI request answered.
+**Cold start** — median of ${COLD} samples, each in a fresh plain \`node\` process, as Lambda runs it (Node's own
+start not counted): \`import('dist/handler.js')\` (php-fpm starts during init) + one event answered, vs spawning bare
+php-fpm, polling its socket and one FastCGI request answered.
 
 | path | median ms | min ms | max ms |
 |---|---:|---:|---:|
@@ -239,6 +240,13 @@ socket and one FastCGI request answered.
 | **ratio** | **${(coldHandler / coldBare).toFixed(2)}×** | | |
 
 Goal within 1.2×: **${coldHandler / coldBare <= 1.2 ? 'met' : 'not met'}**.
+
+Where the difference goes (measured by hand, 2026-11-30): php-fpm itself needs about 100 ms to be ready either
+way. Before php-fpm is spawned, the handler pays Node's ES module loader and the built-ins it imports (about
+19 ms for an empty module importing the same built-ins), parsing and evaluating the 200 KB bundle and reading
+the config (about 14 ms; \`yaml\` is no longer evaluated unless a YAML config exists, which took ~25 ms off),
+and \`setpriv --pdeathsig\` adds one exec in front of php-fpm; the first request then runs cold JIT code. Next
+step: spawn php-fpm from a small first module, before the adapters and the FastCGI client are evaluated.
 `;
 process.stdout.write(md);
 if (!args['no-write']) writeSection('lambda', md);
