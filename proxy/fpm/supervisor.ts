@@ -249,8 +249,8 @@ function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
 }
 
 /**
- * Resolves once `path` accepts a connection. Polls with a short, growing interval: php-fpm creates the
- * socket only after loading every extension, which takes from milliseconds to a second.
+ * Resolves once `path` accepts a connection. Polls at a short interval: php-fpm creates the socket only
+ * after loading every extension, which takes from milliseconds to a second.
  */
 function waitForSocket(path: string, timeout: number, binary: string, alive: () => boolean): Promise<void> {
   const deadline = Date.now() + timeout;
@@ -272,7 +272,9 @@ function waitForSocket(path: string, timeout: number, binary: string, alive: () 
           return;
         }
         setTimeout(attempt, delay);
-        delay = Math.min(delay * 2, 50);
+        // At most 4 ms: a Lambda cold start waits on exactly this moment (php-fpm listens 100–150 ms after
+        // its start here), and a failed connect() to a Unix socket path costs next to nothing.
+        delay = Math.min(delay * 2, 4);
       });
     };
     attempt();
