@@ -71,32 +71,24 @@ function write(entries: readonly ZipEntry[], deflate: (raw: Buffer) => Buffer): 
     const method = stored ? 0 : 8;
     // General purpose flag bit 11: names are UTF-8.
     const flags = 0x0800;
+    const fields: FileFields = {
+      flags,
+      method,
+      crc,
+      size: body.length,
+      rawSize: raw.length,
+      nameLength: name.length,
+    };
+    // Extra field length (28): 0.
     const local = Buffer.alloc(30);
     local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt16LE(NEEDED, 4);
-    local.writeUInt16LE(flags, 6);
-    local.writeUInt16LE(method, 8);
-    local.writeUInt16LE(DOS_TIME, 10);
-    local.writeUInt16LE(DOS_DATE, 12);
-    local.writeUInt32LE(crc, 14);
-    local.writeUInt32LE(body.length, 18);
-    local.writeUInt32LE(raw.length, 22);
-    local.writeUInt16LE(name.length, 26);
-    local.writeUInt16LE(0, 28);
+    writeFileFields(local, 4, fields);
     chunks.push(local, name, body);
     const type = entry.data === undefined ? S_IFDIR : S_IFREG;
     const head = Buffer.alloc(46);
     head.writeUInt32LE(0x02014b50, 0);
     head.writeUInt16LE(MADE_BY, 4);
-    head.writeUInt16LE(NEEDED, 6);
-    head.writeUInt16LE(flags, 8);
-    head.writeUInt16LE(method, 10);
-    head.writeUInt16LE(DOS_TIME, 12);
-    head.writeUInt16LE(DOS_DATE, 14);
-    head.writeUInt32LE(crc, 16);
-    head.writeUInt32LE(body.length, 20);
-    head.writeUInt32LE(raw.length, 24);
-    head.writeUInt16LE(name.length, 28);
+    writeFileFields(head, 6, fields);
     // Extra, comment, disk number, internal attributes: 0. External: Unix mode high, MS-DOS directory bit low.
     // (`+`, not `|`: a bitwise or would turn the 32-bit value negative.)
     head.writeUInt32LE((type | (entry.mode & 0o7777)) * 0x10000 + (type === S_IFDIR ? 0x10 : 0), 38);
@@ -114,4 +106,29 @@ function write(entries: readonly ZipEntry[], deflate: (raw: Buffer) => Buffer): 
   end.writeUInt32LE(centralSize, 12);
   end.writeUInt32LE(offset, 16);
   return Buffer.concat([...chunks, ...central, end]);
+}
+
+interface FileFields {
+  flags: number;
+  method: number;
+  crc: number;
+  size: number;
+  rawSize: number;
+  nameLength: number;
+}
+
+/**
+ * The run of fields a local header (at offset 4) and a central directory header (at offset 6) share, in the
+ * same order: version needed, flags, method, time, date, CRC-32, compressed and uncompressed size, name length.
+ */
+function writeFileFields(b: Buffer, at: number, f: FileFields): void {
+  b.writeUInt16LE(NEEDED, at);
+  b.writeUInt16LE(f.flags, at + 2);
+  b.writeUInt16LE(f.method, at + 4);
+  b.writeUInt16LE(DOS_TIME, at + 6);
+  b.writeUInt16LE(DOS_DATE, at + 8);
+  b.writeUInt32LE(f.crc, at + 10);
+  b.writeUInt32LE(f.size, at + 14);
+  b.writeUInt32LE(f.rawSize, at + 18);
+  b.writeUInt16LE(f.nameLength, at + 22);
 }
