@@ -5,15 +5,15 @@
  * `serverless package` with no network, checked on the CloudFormation template and the zip.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { noAwsEnv } from '../support/aws.ts';
 import { ROOT, runCli } from '../support/cli.ts';
-import { freePort } from '../support/ports.ts';
-import { childEnv, killGroup, type Run, resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
+import { spawnOffline } from '../support/serverless-offline.ts';
+import { killGroup, type Run, resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
 
 /** serverless-offline serves REST API routes under the stage; any name works, the plugin needs none. */
 const STAGE = 'local';
@@ -105,7 +105,6 @@ after(() => {
 
 describe('serverless-offline running dist/handler.js with the local php-fpm', () => {
   let offline: ChildProcess;
-  let output = '';
   let base = '';
   /** serverless-offline's Lambda API (Invoke), on its lambdaPort. */
   let lambda = '';
@@ -113,50 +112,10 @@ describe('serverless-offline running dist/handler.js with the local php-fpm', ()
   let fpm: Proc[] = [];
 
   before(async () => {
-    const [httpPort, lambdaPort] = [await freePort(), await freePort()];
-    base = `http://127.0.0.1:${httpPort}`;
-    lambda = `http://127.0.0.1:${lambdaPort}`;
-    offline = spawn(
-      process.execPath,
-      [
-        SERVERLESS,
-        'offline',
-        '--stage',
-        STAGE,
-        '--host',
-        '127.0.0.1',
-        '--httpPort',
-        String(httpPort),
-        '--lambdaPort',
-        String(lambdaPort),
-      ],
-      // Its own process group, so that stopping it reaches every process it started.
-      { cwd: ROOT, env: childEnv(), detached: true, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    offline.stdout!.on('data', (d) => (output += d));
-    offline.stderr!.on('data', (d) => (output += d));
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        killGroup(offline, 'SIGKILL');
-        reject(new Error(`serverless offline was not ready after ${READY_TIMEOUT_MS} ms:\n${output}`));
-      }, READY_TIMEOUT_MS);
-      const onExit = (code: number | null) => {
-        clearTimeout(timer);
-        reject(new Error(`serverless offline exited (${code}) before it was ready:\n${output}`));
-      };
-      offline.once('exit', onExit);
-      // The framework logs to stderr, serverless-offline's banner included.
-      const check = () => {
-        if (!output.includes('Server ready:')) return;
-        clearTimeout(timer);
-        offline.off('exit', onExit);
-        offline.stdout!.off('data', check);
-        offline.stderr!.off('data', check);
-        resolve();
-      };
-      offline.stdout!.on('data', check);
-      offline.stderr!.on('data', check);
-    });
+    const running = await spawnOffline(ROOT, {}, ['--stage', STAGE]);
+    offline = running.child;
+    base = running.url;
+    lambda = running.lambdaUrl;
   });
 
   after(async () => {
