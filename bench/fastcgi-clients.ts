@@ -13,7 +13,7 @@
  * each round), and the table shows each configuration's median run: a machine shared with other work drifts,
  * and this spreads the drift over every client instead of charging it to whichever ran last.
  */
-import { execFileSync, fork } from 'node:child_process';
+import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,7 +32,7 @@ import {
   PEERS,
 } from './clients.ts';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
-import { RESULTS_FILE, writeSection } from './results.ts';
+import { phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 // ---- scenarios ----
 
@@ -413,10 +413,6 @@ const READING = `- **Client and php-fpm share the CPUs, so req/s follows the CPU
 - The 1 MiB case is no faster at concurrency 32 than at concurrency 1: 8 workers writing 1 MiB each at once
   plus the client on 2 CPUs means more context switches, partial socket reads and cache misses than one
   response streaming through at a time.`;
-
-function phpFpmVersion(): string {
-  return execFileSync(locatePhpFpm(), ['-v'], { encoding: 'utf8' }).split('\n')[0]!;
-}
 
 function list(value: string): string[] {
   return value.split(',').filter((x) => x !== '');

@@ -16,7 +16,7 @@
  * needs. The fronts run interleaved (workload → concurrency → every front, the order rotating each step), so a
  * burst of other load on this shared machine is spread over all of them.
  */
-import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { locatePhpFpm } from '../proxy/fpm/locate.ts';
 import { PhpFpmSupervisor } from '../proxy/fpm/supervisor.ts';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
-import { RESULTS_FILE, writeSection } from './results.ts';
+import { phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
@@ -813,7 +813,7 @@ async function main(): Promise<void> {
   );
   const args = process.argv.slice(2);
   const command = `npm run bench:fronts${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
-  const php = execFileSync(locatePhpFpm(), ['-v'], { encoding: 'utf8' }).split('\n')[0]!;
+  const php = phpFpmVersion();
   const nproc = cpus().length;
   const warnings = fpmLog.filter((l) => /WARNING|ERROR/.test(l));
   const others = runs

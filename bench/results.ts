@@ -1,5 +1,7 @@
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { locatePhpFpm } from '../proxy/fpm/locate.ts';
 
 export const RESULTS_FILE = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
@@ -19,4 +21,9 @@ export function writeSection(id: string, markdown: string): void {
       ? current.slice(0, i) + block + current.slice(j + end.length)
       : `${current.trimEnd()}\n\n${block}\n`;
   writeFileSync(RESULTS_FILE, next);
+}
+
+/** The first line of `php-fpm -v` (version and build date), as each report states it. */
+export function phpFpmVersion(): string {
+  return execFileSync(locatePhpFpm(), ['-v'], { encoding: 'utf8' }).split('\n')[0]!;
 }
