@@ -49,7 +49,8 @@ export class Balancer implements Dispatcher, PoolObserver {
   }
 
   dispatch(request: FcgiRequest, handler: FcgiHandler): Exchange {
-    const pool = this.pick(null) ?? this.leastLoaded();
+    // Every backend down: try the least loaded anyway (it may have come back), rather than refuse.
+    const pool = this.pick(null, true) ?? this.pick(null, false)!;
     return pool.dispatch(request, handler);
   }
 
@@ -64,35 +65,29 @@ export class Balancer implements Dispatcher, PoolObserver {
   failover(from: Pool, exchange: Exchange): boolean {
     // Each failover tries another backend; more than one round over all of them would only spin.
     if (exchange.failovers >= this.pools.length - 1) return false;
-    const to = this.pick(from);
+    const to = this.pick(from, true);
     if (to === null) return false;
     exchange.failovers++;
     to.redispatch(exchange);
     return true;
   }
 
-  /** The available pool with the fewest outstanding requests, other than `except`; null if none. */
-  private pick(except: Pool | null): Pool | null {
+  /**
+   * The pool with the fewest outstanding requests (the first on a tie), other than `except`, among the
+   * available ones if `available`; null if there is none.
+   */
+  private pick(except: Pool | null, available: boolean): Pool | null {
     let best: Pool | null = null;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.pools.length; i++) {
       const pool = this.pools[i]!;
-      if (pool === except || !this.health[i]!.available) continue;
+      if (pool === except || (available && !this.health[i]!.available)) continue;
       const load = pool.outstanding;
       if (load < bestLoad) {
         best = pool;
         bestLoad = load;
         if (load === 0) break;
       }
-    }
-    return best;
-  }
-
-  /** Every backend is down: try the least loaded anyway (it may have come back), rather than refuse. */
-  private leastLoaded(): Pool {
-    let best = this.pools[0]!;
-    for (let i = 1; i < this.pools.length; i++) {
-      if (this.pools[i]!.outstanding < best.outstanding) best = this.pools[i]!;
     }
     return best;
   }

@@ -63,7 +63,7 @@ export class RequestRecord {
 
 /**
  * The paths fpm-bridge answers itself, before routing: they never reach PHP, so they are documented as
- * reserved, and a file in the docroot at one of them is reported at start.
+ * reserved, and the main listener's reports a file in the docroot at one of them ({@link warnShadowed}).
  */
 export class Endpoints {
   constructor(
@@ -71,10 +71,13 @@ export class Endpoints {
     private readonly healthPath: string | false,
     private readonly metricsPath: string | false,
     private readonly metrics: FrontMetrics | null,
-  ) {
-    for (const path of [healthPath, metricsPath]) {
-      if (path !== false && existsSync(join(bridge.config.docroot, path))) {
-        bridge.log.warn(
+  ) {}
+
+  /** Logs a warning for each reserved path a file in the docroot would answer, were it not reserved. */
+  warnShadowed(): void {
+    for (const path of [this.healthPath, this.metricsPath]) {
+      if (path !== false && existsSync(join(this.bridge.config.docroot, path))) {
+        this.bridge.log.warn(
           { path },
           `${path} exists in the docroot but fpm-bridge answers that path itself — move it with "healthPath"/"metricsPath" or set them to false`,
         );

@@ -46,6 +46,8 @@ export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): S
     separate ? false : config.metricsPath,
     separate ? null : metrics,
   );
+  // Only the main listener's paths can shadow the app's files: the metrics listener serves nothing else.
+  endpoints.warnShadowed();
   const answers = endpoints.empty ? null : endpoints;
   const observed = access !== null || metrics !== null;
   const server = createServer(

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Config } from '../../proxy/config.ts';
 import { createPinoLogger } from '../../server/log.ts';
@@ -278,6 +281,30 @@ describe('standalone front: metricsListen', () => {
       assert.equal((await get(Number(side.port), '/dump.php')).status, 404);
     } finally {
       await f.close();
+    }
+  });
+});
+
+describe('standalone front: reserved paths over files of the docroot', () => {
+  it('warns once for each file a path of the main listener hides, and not for paths on the metrics listener', async () => {
+    const docroot = mkdtempSync(join(tmpdir(), 'fpm-bridge-reserved-'));
+    writeFileSync(join(docroot, 'healthz'), 'a file\n');
+    writeFileSync(join(docroot, 'metricz'), 'a file\n');
+    const f = await startFront(
+      { healthPath: '/healthz', metricsPath: '/metricz', metricsListen: '127.0.0.1:0' },
+      {},
+      { docroot },
+    );
+    try {
+      assert.deepEqual(
+        f.t.log.filter((e) => e.level === 'warn').map((e) => e.msg),
+        [
+          '/healthz exists in the docroot but fpm-bridge answers that path itself — move it with "healthPath"/"metricsPath" or set them to false',
+        ],
+      );
+    } finally {
+      await f.close();
+      rmSync(docroot, { recursive: true, force: true });
     }
   });
 });
