@@ -1,4 +1,4 @@
-import type { CgiHead } from '../proxy/cgi/response.ts';
+import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
 import type { EncodedResponse } from './adapter.ts';
 
 export interface EncodeOptions {
@@ -39,11 +39,6 @@ export class TextTypes {
   }
 }
 
-function header(headers: readonly string[], lower: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lower) return headers[i + 1];
-  return undefined;
-}
-
 /**
  * Turns PHP's response into what a Lambda event source carries: text stays text when its type is a text
  * type and its bytes are valid UTF-8 (so nothing is mangled), everything else is base64 — images, PDFs,
@@ -58,7 +53,7 @@ export function encodeResponse(
   const bodiless =
     options.head || head.status === 204 || head.status === 304 || (head.status >= 100 && head.status < 200);
   const bytes = bodiless ? Buffer.alloc(0) : body;
-  const contentType = header(head.headers, 'content-type');
+  const contentType = headerValue(head.headers, 'content-type');
   if (bytes.length === 0) {
     return {
       status: head.status,
@@ -72,7 +67,7 @@ export function encodeResponse(
   if (
     contentType !== undefined &&
     types.has(contentType) &&
-    header(head.headers, 'content-encoding') === undefined
+    headerValue(head.headers, 'content-encoding') === undefined
   ) {
     try {
       return {
@@ -105,7 +100,7 @@ export async function compressResponse(
   body: Buffer,
   acceptEncoding: string,
 ): Promise<(CgiHead & { body: Buffer }) | null> {
-  if (header(head.headers, 'content-encoding') !== undefined) return null;
+  if (headerValue(head.headers, 'content-encoding') !== undefined) return null;
   const accepted = acceptedEncodings(acceptEncoding);
   if (!accepted.has('br') && !accepted.has('gzip')) return null;
   // Loaded on first use: most responses never need it, and a cold start should not pay for it.

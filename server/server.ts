@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
+import { headerValue } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
 import { AbortedError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
 import type { Logger } from '../proxy/log.ts';
@@ -127,10 +128,11 @@ async function handle(
     fail(bridge, req, res, err, requestId);
     return;
   }
-  if (response.appStatus !== null && !hasHeader(response.headers, 'transfer-encoding')) {
+  if (response.appStatus !== null) {
     // PHP had already finished when its headers were parsed (most small responses arrive in one read): the
     // whole body sits in the stream's buffer. Sent with one end() and a Content-Length, the response
-    // leaves in one write, without a pipeline or a chunked terminator.
+    // leaves in one write, without a pipeline or a chunked terminator. (PHP cannot have set
+    // Transfer-Encoding: the CGI head parser refuses it.)
     res.off('close', onClose);
     const body: Buffer | null = response.body.read();
     // Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose length is the 200's).
@@ -138,7 +140,7 @@ async function handle(
       req.method === 'HEAD' ||
       response.status === 204 ||
       response.status === 304 ||
-      hasHeader(response.headers, 'content-length');
+      headerValue(response.headers, 'content-length') !== undefined;
     const headers = sized
       ? response.headers
       : [...response.headers, 'Content-Length', String(body?.length ?? 0)];
@@ -194,12 +196,6 @@ function pump(body: Readable, res: ServerResponse, onError: (err: Error) => void
   res.once('close', () => {
     if (!body.readableEnded) body.destroy();
   });
-}
-
-/** `headers` (name, value, name, value…) holds `name` (lower case), in any case. */
-function hasHeader(headers: readonly string[], name: string): boolean {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === name) return true;
-  return false;
 }
 
 function fail(

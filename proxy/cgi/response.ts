@@ -12,6 +12,12 @@ export interface CgiHead {
 
 export const DEFAULT_MAX_HEADER_SIZE = 64 * 1024;
 
+/** The first value of header `lower` (a lower-case name) in a flat `[name, value, ...]` list, any case. */
+export function headerValue(headers: readonly string[], lower: string): string | undefined {
+  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lower) return headers[i + 1];
+  return undefined;
+}
+
 const LF = 0x0a;
 const CR = 0x0d;
 // RFC 9110 token characters, for header names.

@@ -126,11 +126,33 @@ describe('standalone front: responses and failures', () => {
     assert.equal(res.body.length, 10 * 1024 * 1024);
   });
 
-  it('sends headers but no body for HEAD', async () => {
+  it('sends a response PHP finished before its headers arrived with Content-Length, not chunked', async () => {
+    const res = await send(f.port, { path: '/status.php?code=201' });
+    assert.deepEqual(
+      [res.status, res.headers['content-length'], res.headers['transfer-encoding'], res.body.toString()],
+      [201, '10', undefined, 'status set'],
+    );
+  });
+
+  it('sends a streamed response chunked', async () => {
+    const res = await send(f.port, { path: '/stream.php?mb=1' });
+    assert.deepEqual(
+      [res.headers['content-length'], res.headers['transfer-encoding'], res.body.length],
+      [undefined, 'chunked', 1024 * 1024],
+    );
+  });
+
+  it('sends headers but no body for HEAD, and no Content-Length PHP did not give', async () => {
     const res = await send(f.port, { method: 'HEAD', path: '/dump.php' });
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'application/json');
+    assert.equal(res.headers['content-length'], undefined);
     assert.equal(res.body.length, 0);
+  });
+
+  it('sends no Content-Length with a 204', async () => {
+    const res = await send(f.port, { path: '/status.php?code=204' });
+    assert.deepEqual([res.status, res.headers['content-length'], res.body.length], [204, undefined, 0]);
   });
 
   it('keeps repeated Set-Cookie headers apart', async () => {
