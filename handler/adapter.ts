@@ -61,7 +61,9 @@ export class HeaderList {
     // JSON cannot say undefined: null is an absent value too.
     if (value === undefined || value === null) return;
     if (typeof value !== 'string') {
-      throw new BadEventError(`request header "${name}" has a ${typeof value} value; expected a string`);
+      throw new BadEventError(
+        `request header "${name}" has ${kindOf(value)} as its value; expected a string`,
+      );
     }
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i);
@@ -103,11 +105,39 @@ export interface RequestParts {
   body: Buffer | null;
 }
 
+/** What a JSON value that should have been a string is, for messages: `an array`, `a number`, `null`… */
+function kindOf(value: unknown): string {
+  if (value === null || value === undefined) return 'missing';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? 'an object' : `a ${typeof value}`;
+}
+
+/**
+ * The adapters take an event's fields as they come; one that is not a string (a number, an object) would
+ * reach the FastCGI encoder as such. Throws a TypeError, which the runtime reports as a malformed event of
+ * the adapter's source. Headers are checked as they are collected (HeaderList).
+ */
+function checkStrings(parts: RequestParts): void {
+  const fields = [
+    ['method', parts.method],
+    ['path', parts.path],
+    ['query string', parts.query],
+    ['protocol', parts.protocol],
+    ['source IP', parts.remoteAddress],
+  ] as const;
+  for (const [field, value] of fields) {
+    if (typeof value !== 'string') {
+      throw new TypeError(`its ${field} is ${kindOf(value)}; expected a string`);
+    }
+  }
+}
+
 /**
  * The neutral request for the core. Behind API Gateway and ALB the listener port is only known from
  * X-Forwarded-Port, and the client's port and the server's address not at all (left out of the params).
  */
 export function lambdaRequest(parts: RequestParts, options: AdapterOptions): LambdaRequest {
+  checkStrings(parts);
   const { headers, method, body } = parts;
   applyForwardedHost(headers, options);
   // The header comes from the load balancer, but a client can send one too; anything but a port is ignored.

@@ -239,7 +239,6 @@ class LambdaRuntime {
       if (err instanceof FpmBridgeError) throw err;
       throw new BadEventError(`malformed ${adapter.name} event: ${(err as Error).message}`);
     }
-    checkStrings(lr, adapter.name);
     const requestContext = (event as { requestContext?: unknown }).requestContext;
     // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
     lr.request.extraParams = [
@@ -314,28 +313,6 @@ class LambdaRuntime {
       return JSON.parse(text);
     } catch {
       return text;
-    }
-  }
-}
-
-/**
- * The adapters take an event's fields as they come; one that is not a string (a number, an object) would
- * reach the FastCGI encoder as such. Headers are checked as they are collected (HeaderList).
- */
-function checkStrings(lr: LambdaRequest, source: string): void {
-  const r = lr.request;
-  const fields = [
-    ['method', r.method],
-    ['path', r.path],
-    ['query string', r.query],
-    ['protocol', r.protocol],
-    ['source IP', r.remoteAddress],
-  ] as const;
-  for (const [field, value] of fields) {
-    if (typeof value !== 'string') {
-      throw new BadEventError(
-        `malformed ${source} event: its ${field} is ${value === null ? 'null' : `a ${typeof value}`}; expected a string`,
-      );
     }
   }
 }

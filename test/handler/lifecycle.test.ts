@@ -88,6 +88,43 @@ describe('Lambda handler: events that are not HTTP', () => {
       return true;
     });
   });
+
+  /** An HTTP API event as JSON can spoil it: any field may hold any value. */
+  type Spoilable = {
+    rawQueryString: unknown;
+    requestContext: { http: { sourceIp: unknown } };
+    headers: Record<string, unknown>;
+  };
+  const notStrings: [string, (e: Spoilable) => void, string][] = [
+    [
+      'a query string that is an object',
+      (e) => (e.rawQueryString = {}),
+      'malformed HTTP API / Function URL event: its query string is an object; expected a string',
+    ],
+    [
+      'a source IP that is a number',
+      (e) => (e.requestContext.http.sourceIp = 7),
+      'malformed HTTP API / Function URL event: its source IP is a number; expected a string',
+    ],
+    [
+      'a header whose value is an array',
+      (e) => (e.headers['cloudfront-viewer-asn'] = [0]),
+      'request header "cloudfront-viewer-asn" has an array as its value; expected a string',
+    ],
+  ];
+  for (const [what, spoil, message] of notStrings) {
+    it(`fails an HTTP event with ${what}, saying so, without running PHP`, async () => {
+      const event = get('/dump.php') as unknown as Spoilable;
+      spoil(event);
+      const before = app.bridge.backend.pools[0]!.stats;
+      await assert.rejects(app.handler(event, fakeContext()), (err: unknown) => {
+        assert.ok(err instanceof BadEventError);
+        assert.equal(err.message, message);
+        return true;
+      });
+      assert.deepEqual(app.bridge.backend.pools[0]!.stats, before);
+    });
+  }
 });
 
 describe('Lambda handler: eventsScript', () => {
