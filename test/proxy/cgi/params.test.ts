@@ -254,6 +254,25 @@ describe('ParamsBuilder: SERVER_NAME', () => {
     });
   }
 
+  test('a second Host header is a BadRequestError (400) saying so', () => {
+    assert.throws(() => build({ headers: ['Host', 'app.example', 'host', 'evil.example'] }), {
+      name: 'BadRequestError',
+      code: 'FPM_BRIDGE_ERR_BAD_REQUEST',
+      statusCode: 400,
+      message: 'the request has more than one Host header; HTTP/1.1 allows one (RFC 9112 §3.2)',
+    });
+  });
+
+  for (const host of ['evil.example/../admin', 'a\\b', 'a..b', 'a b']) {
+    test(`Host ${JSON.stringify(host)} is a BadRequestError (400) naming it`, () => {
+      assert.throws(() => build({ headers: ['Host', host] }), {
+        name: 'BadRequestError',
+        statusCode: 400,
+        message: `Host header "${host}" is not a host name: "/", "\\", "..", spaces and control characters are refused`,
+      });
+    });
+  }
+
   test('SERVER_PORT is the listener port, whatever the Host header says', () => {
     assert.equal(build({ headers: ['Host', 'example.com:9999'] }).get('SERVER_PORT'), '8080');
   });

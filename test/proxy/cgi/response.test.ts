@@ -106,6 +106,15 @@ describe('CgiHeadParser: status', () => {
       assert.throws(() => head(`Status: ${value}\r\n\r\n`), badResponse);
     });
   }
+
+  for (const value of ['100', '103 Early Hints', '199']) {
+    test(`an interim "Status: ${value}" is a BadResponseError (502): a 1xx is never the final status`, () => {
+      assert.throws(() => head(`Status: ${value}\r\n\r\n`), {
+        ...badResponse,
+        message: `PHP sent "Status: ${value.slice(0, 3)}", an interim status, as its response status (expected 200-999)`,
+      });
+    });
+  }
 });
 
 describe('CgiHeadParser: framing', () => {
