@@ -125,6 +125,20 @@ describe('Lambda handler: events that are not HTTP', () => {
       assert.deepEqual(app.bridge.backend.pools[0]!.stats, before);
     });
   }
+
+  for (const [forwarded, port] of [
+    ['8443', '8443'],
+    ['abc', '443'],
+    ['70000', '443'],
+  ] as const) {
+    it(`takes SERVER_PORT ${port} from X-Forwarded-Port "${forwarded}" (anything but a port is ignored)`, async () => {
+      const result = (await app.handler(
+        get('/dump.php', '', { 'x-forwarded-port': forwarded }),
+        fakeContext(),
+      )) as APIGatewayProxyStructuredResultV2;
+      assert.equal(JSON.parse(result.body!).server.SERVER_PORT, port);
+    });
+  }
 });
 
 describe('Lambda handler: eventsScript', () => {
