@@ -7,6 +7,9 @@ import { childEnv, killGroup, SERVERLESS } from '../e2e/serverless.ts';
 import { freePort } from './ports.ts';
 import { alive, childrenOf, commandOf } from './proc.ts';
 
+/** Makes serverless-offline keep a path's trailing slash, as API Gateway does: see the file. */
+const KEEP_TRAILING_SLASH = new URL('keep-trailing-slash.mjs', import.meta.url).href;
+
 /** Bounds on the waits below; a process still running past them is killed. */
 const READY_TIMEOUT_MS = 30_000;
 const STOP_TIMEOUT_MS = 5_000;
@@ -52,7 +55,17 @@ export async function spawnOffline(
 ): Promise<RunningOffline> {
   const [httpPort, lambdaPort] = [await freePort(), await freePort()];
   const ports = ['--httpPort', String(httpPort), '--lambdaPort', String(lambdaPort)];
-  const child = spawn(process.execPath, [SERVERLESS, 'offline', ...args, '--host', '127.0.0.1', ...ports], {
+  const command = [
+    '--import',
+    KEEP_TRAILING_SLASH,
+    SERVERLESS,
+    'offline',
+    ...args,
+    '--host',
+    '127.0.0.1',
+    ...ports,
+  ];
+  const child = spawn(process.execPath, command, {
     cwd,
     env: childEnv(env),
     // Its own process group, so that stopping it reaches every process it started.
