@@ -9,7 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { parse as parseYaml } from 'yaml';
+import { load as parseYaml } from 'js-yaml';
 import { ROOT } from '../support/cli.ts';
 import { freePort } from '../support/ports.ts';
 import { HostImage, imageUser, readImageSpec, run, start } from './image.ts';
@@ -177,9 +177,8 @@ describe('the sidecar topology of infra/docker-compose.yml', () => {
     command: string[];
     stop_signal?: string;
   }
-  const compose = parseYaml(readFileSync(join(ROOT, 'infra/docker-compose.yml'), 'utf8'), {
-    merge: true,
-  }) as {
+  // js-yaml's default schema resolves the file's `<<:` merge keys.
+  const compose = parseYaml(readFileSync(join(ROOT, 'infra/docker-compose.yml'), 'utf8')) as {
     services: { php: Service; web: Service };
   };
   const { php, web } = compose.services;

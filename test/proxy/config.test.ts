@@ -122,4 +122,23 @@ describe('loadConfig', () => {
       },
     );
   });
+
+  it('reports a YAML mistake with its line and column, and reads YAML 1.2 (`yes` stays a string)', async () => {
+    const indented = app({ 'fpm-bridge.yml': 'docroot: public\n  workers: 3\n' });
+    await configError(
+      () => loadConfig({ mode: 'serve', base: indented, env: {} }),
+      `cannot read config file ${join(indented, 'fpm-bridge.yml')}: bad indentation of a mapping entry (2:10)`,
+    );
+    const twice = app({ 'fpm-bridge.yml': 'workers: 3\nworkers: 4\n' });
+    await configError(
+      () => loadConfig({ mode: 'serve', base: twice, env: {} }),
+      `cannot read config file ${join(twice, 'fpm-bridge.yml')}: duplicated mapping key (2:1)`,
+    );
+    const { config } = await loadConfig({
+      mode: 'serve',
+      base: app({ 'fpm-bridge.yml': 'setParams:\n  FLAG: yes\n' }),
+      env: {},
+    });
+    assert.deepEqual(config.setParams, { FLAG: 'yes' });
+  });
 });

@@ -5,8 +5,8 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { load as parse } from 'js-yaml';
 import { type Browser, chromium, type Page } from 'playwright-core';
-import { parse } from 'yaml';
 import { ROOT, serve } from './cli.ts';
 import { startOffline } from './serverless-offline.ts';
 
