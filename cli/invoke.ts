@@ -39,25 +39,27 @@ Output:
 
 /** `fpm-bridge invoke`: prints the function's result on stdout; logs (local runs) go to stderr. */
 export async function invoke(argv: string[], stdout: NodeJS.WritableStream = process.stdout): Promise<void> {
-  const { values, positionals } = parseCommand('invoke', argv, {
-    event: { type: 'string' },
-    path: { type: 'string' },
-    method: { type: 'string' },
-    header: { type: 'string', multiple: true },
-    body: { type: 'string' },
-    docroot: { type: 'string' },
-    config: { type: 'string' },
-    function: { type: 'string' },
-    endpoint: { type: 'string' },
-    region: { type: 'string' },
-    raw: { type: 'boolean' },
-    debug: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    stdout.write(INVOKE_USAGE);
-    return;
-  }
+  const parsed = parseCommand(
+    'invoke',
+    INVOKE_USAGE,
+    argv,
+    {
+      event: { type: 'string' },
+      path: { type: 'string' },
+      method: { type: 'string' },
+      header: { type: 'string', multiple: true },
+      body: { type: 'string' },
+      docroot: { type: 'string' },
+      config: { type: 'string' },
+      function: { type: 'string' },
+      endpoint: { type: 'string' },
+      region: { type: 'string' },
+      raw: { type: 'boolean' },
+    },
+    stdout,
+  );
+  if (parsed === null) return;
+  const { values, positionals } = parsed;
   if (positionals.length > 1) {
     throw new UsageError(`invoke takes one EVENT.json, got ${positionals.length}: ${positionals.join(' ')}`);
   }

@@ -32,20 +32,22 @@ export async function layerBuild(
   stdout: NodeJS.WritableStream = process.stdout,
   stderr: NodeJS.WritableStream = process.stderr,
 ): Promise<void> {
-  const { values, positionals } = parseCommand('layer build', argv, {
-    out: { type: 'string', default: DEFAULT_LAYER_DIR },
-    php: { type: 'string', default: PHP_VERSIONS[0] },
-    extensions: { type: 'string', default: DEFAULT_EXTENSIONS.join(',') },
-    arch: { type: 'string', default: 'x86_64' },
-    cache: { type: 'string' },
-    offline: { type: 'boolean', default: false },
-    debug: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    stdout.write(BUILD_USAGE);
-    return;
-  }
+  const parsed = parseCommand(
+    'layer build',
+    BUILD_USAGE,
+    argv,
+    {
+      out: { type: 'string', default: DEFAULT_LAYER_DIR },
+      php: { type: 'string', default: PHP_VERSIONS[0] },
+      extensions: { type: 'string', default: DEFAULT_EXTENSIONS.join(',') },
+      arch: { type: 'string', default: 'x86_64' },
+      cache: { type: 'string' },
+      offline: { type: 'boolean', default: false },
+    },
+    stdout,
+  );
+  if (parsed === null) return;
+  const { values, positionals } = parsed;
   if (positionals.length > 0) {
     throw new UsageError(`layer build takes no arguments, got "${positionals.join(' ')}" — use --out DIR`);
   }

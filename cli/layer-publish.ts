@@ -37,24 +37,26 @@ export async function layerPublish(
   argv: string[],
   stdout: NodeJS.WritableStream = process.stdout,
 ): Promise<void> {
-  const { values, positionals } = parseCommand('layer publish', argv, {
-    zip: { type: 'string' },
-    's3-bucket': { type: 'string' },
-    's3-key': { type: 'string' },
-    name: { type: 'string', default: DEFAULT_NAME },
-    region: { type: 'string' },
-    arch: { type: 'string', default: 'x86_64' },
-    runtimes: { type: 'string', default: DEFAULT_RUNTIMES },
-    description: { type: 'string' },
-    license: { type: 'string' },
-    public: { type: 'boolean', default: false },
-    debug: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
-  });
-  if (values.help) {
-    stdout.write(PUBLISH_USAGE);
-    return;
-  }
+  const parsed = parseCommand(
+    'layer publish',
+    PUBLISH_USAGE,
+    argv,
+    {
+      zip: { type: 'string' },
+      's3-bucket': { type: 'string' },
+      's3-key': { type: 'string' },
+      name: { type: 'string', default: DEFAULT_NAME },
+      region: { type: 'string' },
+      arch: { type: 'string', default: 'x86_64' },
+      runtimes: { type: 'string', default: DEFAULT_RUNTIMES },
+      description: { type: 'string' },
+      license: { type: 'string' },
+      public: { type: 'boolean', default: false },
+    },
+    stdout,
+  );
+  if (parsed === null) return;
+  const { values, positionals } = parsed;
   if (positionals.length > 0) {
     throw new UsageError(`layer publish takes no arguments, got "${positionals.join(' ')}" — use --zip FILE`);
   }

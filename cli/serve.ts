@@ -22,18 +22,14 @@ Options:
 `;
 
 export async function serve(argv: string[]): Promise<void> {
-  const { values, positionals } = parseCommand('serve', argv, {
+  const parsed = parseCommand('serve', SERVE_USAGE, argv, {
     listen: { type: 'string' },
     fpm: { type: 'string', multiple: true },
     workers: { type: 'string' },
     config: { type: 'string' },
-    debug: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
   });
-  if (values.help) {
-    process.stdout.write(SERVE_USAGE);
-    return;
-  }
+  if (parsed === null) return;
+  const { values, positionals } = parsed;
   if (positionals.length > 1)
     throw new UsageError(`serve takes one DOCROOT, got ${positionals.length}: ${positionals.join(' ')}`);
   const log = createPinoLogger(values.debug ? 'debug' : 'info', stderrDestination());
