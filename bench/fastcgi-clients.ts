@@ -32,7 +32,7 @@ import {
   PEERS,
 } from './clients.ts';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
-import { phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
+import { list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 // ---- scenarios ----
 
@@ -413,10 +413,6 @@ const READING = `- **Client and php-fpm share the CPUs, so req/s follows the CPU
 - The 1 MiB case is no faster at concurrency 32 than at concurrency 1: 8 workers writing 1 MiB each at once
   plus the client on 2 CPUs means more context switches, partial socket reads and cache misses than one
   response streaming through at a time.`;
-
-function list(value: string): string[] {
-  return value.split(',').filter((x) => x !== '');
-}
 
 async function main(): Promise<void> {
   const started = Date.now();

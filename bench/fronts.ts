@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { locatePhpFpm } from '../proxy/fpm/locate.ts';
 import { PhpFpmSupervisor } from '../proxy/fpm/supervisor.ts';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
-import { phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
+import { list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
@@ -674,10 +674,6 @@ function durationSeconds(name: string, value: string): number {
     throw new Error(`invalid --${name} "${value}" — expected whole seconds, e.g. 10s (wrk's resolution)`);
   }
   return Number(m[1]);
-}
-
-function list(value: string): string[] {
-  return value.split(',').filter((x) => x !== '');
 }
 
 async function main(): Promise<void> {

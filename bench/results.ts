@@ -27,3 +27,8 @@ export function writeSection(id: string, markdown: string): void {
 export function phpFpmVersion(): string {
   return execFileSync(locatePhpFpm(), ['-v'], { encoding: 'utf8' }).split('\n')[0]!;
 }
+
+/** A comma-separated option value (`--fronts nginx,haproxy`) as its items, empty ones dropped. */
+export function list(value: string): string[] {
+  return value.split(',').filter((x) => x !== '');
+}

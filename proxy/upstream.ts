@@ -46,17 +46,7 @@ export function streamCgi(
   request: FcgiRequest,
   options: CgiCallOptions = {},
 ): CgiCall<StreamedResponse> {
-  const handler = new CgiHandler(options, true);
-  const response = new Promise<StreamedResponse>((resolve, reject) => {
-    handler.resolve = resolve as (r: StreamedResponse | BufferedResponse) => void;
-    handler.reject = reject;
-  });
-  handler.exchange = dispatcher.dispatch(request, handler);
-  return {
-    response,
-    abort: (err) => handler.exchange!.abort(err),
-    upstream: () => handler.exchange!.connection?.address ?? null,
-  };
+  return callCgi(dispatcher, request, options, true);
 }
 
 /** Runs a CGI request and resolves with the whole body once END_REQUEST arrived. */
@@ -65,8 +55,17 @@ export function bufferCgi(
   request: FcgiRequest,
   options: CgiCallOptions = {},
 ): CgiCall<BufferedResponse> {
-  const handler = new CgiHandler(options, false);
-  const response = new Promise<BufferedResponse>((resolve, reject) => {
+  return callCgi(dispatcher, request, options, false);
+}
+
+function callCgi<R extends StreamedResponse | BufferedResponse>(
+  dispatcher: Dispatcher,
+  request: FcgiRequest,
+  options: CgiCallOptions,
+  stream: boolean,
+): CgiCall<R> {
+  const handler = new CgiHandler(options, stream);
+  const response = new Promise<R>((resolve, reject) => {
     handler.resolve = resolve as (r: StreamedResponse | BufferedResponse) => void;
     handler.reject = reject;
   });
