@@ -170,7 +170,7 @@ function sample(kind: 'handler' | 'bare'): Promise<number> {
          const dir = mkdtempSync(join(tmpdir(), 'bare-fpm-'));
          const sock = join(dir, 'fpm.sock');
          writeFileSync(join(dir, 'fpm.conf'), '[global]\\nerror_log = /dev/null\\ndaemonize = no\\n[app]\\nlisten = ' + sock + '\\npm = static\\npm.max_children = 1\\nclear_env = no\\n');
-         const child = spawn(${JSON.stringify(fpm)}, ['--nodaemonize', '--fpm-config', join(dir, 'fpm.conf'), ...(process.getuid() === 0 ? ['-R'] : [])], { stdio: 'ignore' });
+         const child = spawn(${JSON.stringify(fpm)}, ['--nodaemonize', '--fpm-config', join(dir, 'fpm.conf'), ...(process.getuid() === 0 ? ['-R'] : [])], { stdio: 'ignore', detached: true });
          const head = Buffer.from(${JSON.stringify(encodeRequestHead(1, 0, params, Buffer.alloc(0)).toString('base64'))}, 'base64');
          for (;;) {
            const ok = await new Promise((resolve) => {
@@ -181,7 +181,8 @@ function sample(kind: 'handler' | 'bare'): Promise<number> {
            if (ok) break;
          }
          process.stdout.write(String(performance.now() - t0));
-         child.kill('SIGKILL');
+         // The whole group: killing only the master would leave its worker running.
+         process.kill(-child.pid, 'SIGKILL');
          process.exit(0);`;
   return new Promise((resolve, reject) => {
     // Plain node, as Lambda runs it: a loader such as tsx would also hook (and slow) the handler's import.
@@ -241,12 +242,17 @@ php-fpm, polling its socket and one FastCGI request answered.
 
 Goal within 1.2×: **${coldHandler / coldBare <= 1.2 ? 'met' : 'not met'}**.
 
-Where the difference goes (measured by hand, 2026-11-30): php-fpm itself needs about 100 ms to be ready either
-way. Before php-fpm is spawned, the handler pays Node's ES module loader and the built-ins it imports (about
-19 ms for an empty module importing the same built-ins), parsing and evaluating the 200 KB bundle and reading
-the config (about 14 ms; \`yaml\` is no longer evaluated unless a YAML config exists, which took ~25 ms off),
-and \`setpriv --pdeathsig\` adds one exec in front of php-fpm; the first request then runs cold JIT code. Next
-step: spawn php-fpm from a small first module, before the adapters and the FastCGI client are evaluated.
+Where the difference goes (measured by hand with timestamps in the bundle, 2026-11-30): php-fpm needs about
+100 ms to be ready either way (\`php -n -v\` alone takes ~44 ms here: loading the binary and its libraries;
+the extensions take most of the rest). Before php-fpm is spawned the handler pays the dynamic import and the
+built-ins it needs (~7 ms; the bare script imports its built-ins before its clock starts), parsing the 131 KB
+bundle (~5 ms; \`yaml\` instead of \`js-yaml\` made it 203 KB and ~5 ms slower), evaluating the modules,
+reading the config and writing php-fpm's (~6 ms) and, as it happens, one young-generation GC (~3 ms). Node's
+\`spawn()\` then takes 8–10 ms on this Firecracker VM (a fork of a larger process than the bare script's ~6 ms),
+\`setpriv --pdeathsig\` adds one exec (~2–4 ms), and the first request runs ~2 ms of cold JIT code. What would
+close the gap is starting php-fpm before the handler's import — from a Lambda extension or an
+\`AWS_LAMBDA_EXEC_WRAPPER\` script in the layer, while the runtime itself boots — which this comparison,
+starting its clock at the import, could not count fairly; not done.
 `;
 process.stdout.write(md);
 if (!args['no-write']) writeSection('lambda', md);
