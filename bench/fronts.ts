@@ -634,12 +634,16 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follo
   connection, until one of those closes (every 1000 requests, \`keepalive_requests\`). HAProxy (\`maxconn\` on the
   server) and fpm-bridge (\`maxConns\` + FIFO) queue in the front instead, so a request waits its turn rather
   than a kept connection's lifetime: their p99 stays in tens of milliseconds where nginx's is seconds.
-- **What is left**: node:http's own per-request cost (parsing, ServerResponse, the event loop's wake-ups: on
-  this VM about 30 % of the front's perf samples are in the kernel waking processes); for the 1 MiB POST,
-  fpm-bridge and HAProxy stream a request body to php-fpm as it arrives, so a worker is taken before the body
-  is in and then waits on the client, while nginx reads the whole body first and takes a worker only for the
-  time PHP needs — buffering bodies up to a size before dispatch (\`server/spool.ts\` does it for chunked
-  bodies already) is the next thing to measure.`;
+- **What is left** (measured again, second session of 2026-11-30): per hello request the front makes the same
+  system calls as nginx (strace: one read and one writev on the client, one write and one read on php-fpm,
+  plus one statx for the script check nginx does not make) and spends about as much kernel time (~40 µs,
+  mostly waking the process at the other end of a socket on this VM); the gap is user time — ~60 µs for
+  fpm-bridge against nginx's ~60 µs in all. A bare \`node:http\` server answering a constant costs ~30 µs per
+  request here, so matching nginx would need the proxy's own JavaScript to cost next to nothing on top of
+  node:http; perf shows no single hot spot left (the top function, \`encodeRequestHead\`, is 2.5 % of
+  samples). For the 1 MiB POST, fpm-bridge and HAProxy stream a body to php-fpm as it arrives, so a worker is
+  taken before the body is in, while nginx reads the whole body first; buffering bodies up to 1 MiB before
+  dispatch was tried and was slower (424 → 286 req/s at c=32), so it was not kept.`;
 
 // ---- setup ----
 
