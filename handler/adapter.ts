@@ -225,15 +225,18 @@ export function encodeComponent(value: string): string {
   );
 }
 
+/** What cannot stand raw in a request path, and a `%` that starts no `%XX` escape. */
+const PATH_UNSAFE = /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+|%(?![0-9A-Fa-f]{2})/g;
+
 /**
  * Makes an event's path a raw request path: encodes what cannot stand raw in one (spaces, `?`, `#`,
- * non-ASCII, controls) and leaves `%XX` escapes alone. Idempotent, because sources differ: REST, ALB and
- * Function URLs keep the client's encoding in the path, while HTTP API hands over `rawPath` decoded.
+ * non-ASCII, controls, a `%` not followed by two hex digits) and leaves `%XX` escapes alone. Idempotent,
+ * because sources differ: REST, ALB and Function URLs keep the client's encoding in the path, while HTTP
+ * API hands over `rawPath` decoded (`/100%25.pdf` arrives as `/100%.pdf`).
  */
 export function encodePath(path: string): string {
-  return /[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]/.test(path)
-    ? path.replace(/[^A-Za-z0-9\-._~!$&'()*+,;=:@/%]+/g, (run) => encodeURIComponent(run))
-    : path;
+  PATH_UNSAFE.lastIndex = 0;
+  return PATH_UNSAFE.test(path) ? path.replace(PATH_UNSAFE, (run) => encodeURIComponent(run)) : path;
 }
 
 /** Groups flat headers into a map of arrays (multi-value replies). */

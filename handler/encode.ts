@@ -39,6 +39,17 @@ export class TextTypes {
   }
 }
 
+/** Whether a response goes out without a body: to HEAD, and 1xx, 204 and 304 (RFC 9110 §6.4.1). */
+export function bodiless(head: boolean, status: number): boolean {
+  return head || status === 204 || status === 304 || (status >= 100 && status < 200);
+}
+
+/** `response` as it goes out: its body dropped when {@link bodiless} (fpm-bridge's own answers to HEAD). */
+export function withoutBodyIf(response: EncodedResponse, head: boolean): EncodedResponse {
+  if (response.body === '' || !bodiless(head, response.status)) return response;
+  return { ...response, body: '', isBase64Encoded: false };
+}
+
 /**
  * Turns PHP's response into what a Lambda event source carries: text stays text when its type is a text
  * type and its bytes are valid UTF-8 (so nothing is mangled), everything else is base64 — images, PDFs,
@@ -50,9 +61,7 @@ export function encodeResponse(
   types: TextTypes,
   options: EncodeOptions,
 ): EncodedResponse {
-  const bodiless =
-    options.head || head.status === 204 || head.status === 304 || (head.status >= 100 && head.status < 200);
-  const bytes = bodiless ? Buffer.alloc(0) : body;
+  const bytes = bodiless(options.head, head.status) ? Buffer.alloc(0) : body;
   const contentType = headerValue(head.headers, 'content-type');
   if (bytes.length === 0) {
     return {

@@ -4,6 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
 import { startBackend } from '../proxy/backend.ts';
 import { Bridge, type ScriptRoute } from '../proxy/bridge.ts';
+import { headersAsText } from '../proxy/cgi/header-text.ts';
 import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
@@ -13,7 +14,7 @@ import { createJsonLogger, type Logger } from '../proxy/log.ts';
 import { contentType } from '../proxy/mime.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
-import { compressResponse, encodeResponse, TextTypes } from './encode.ts';
+import { bodiless, compressResponse, encodeResponse, TextTypes, withoutBodyIf } from './encode.ts';
 import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
 import { ADAPTERS } from './sources.ts';
 
@@ -73,7 +74,8 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
 }
 
 type Prepared =
-  | { kind: 'reply'; response: EncodedResponse }
+  /** `head`: the request was a HEAD (false when the event could not be read). */
+  | { kind: 'reply'; response: EncodedResponse; head: boolean }
   | { kind: 'static'; lr: LambdaRequest; filename: string }
   | { kind: 'script'; lr: LambdaRequest; route: ScriptRoute };
 
@@ -109,8 +111,9 @@ class LambdaRuntime {
   private async http(adapter: EventAdapter, event: unknown, context: Context): Promise<unknown> {
     const requestId = context.awsRequestId;
     const p = this.prepare(adapter, event, context);
-    if (p.kind === 'reply') return adapter.toResult(event, p.response);
+    if (p.kind === 'reply') return adapter.toResult(event, withoutBodyIf(p.response, p.head));
     const lr = p.lr;
+    const isHead = lr.request.method === 'HEAD';
     let head: CgiHead;
     let body: Buffer;
     if (p.kind === 'static') {
@@ -125,11 +128,16 @@ class LambdaRuntime {
           requestId,
           this.deadline(context),
         ).response;
-        head = response;
+        // JSON carries text: header bytes PHP sent as UTF-8 must arrive as the characters they encode.
+        head = {
+          status: response.status,
+          statusText: response.statusText,
+          headers: headersAsText(response.headers),
+        };
         body = response.body;
       } catch (err) {
         if (err instanceof TimeoutError) await this.recycle(requestId);
-        return adapter.toResult(event, this.errorResponse(err, requestId));
+        return adapter.toResult(event, withoutBodyIf(this.errorResponse(err, requestId), isHead));
       }
     }
     if (this.config.failOn5xx && head.status >= 500) {
@@ -178,7 +186,7 @@ class LambdaRuntime {
       },
       `the response is larger than ${adapter.name}'s payload limit even compressed — stream it through a Function URL or serve the file from S3`,
     );
-    return adapter.toResult(event, plain(502, '502 Bad Gateway\n'));
+    return adapter.toResult(event, withoutBodyIf(plain(502, '502 Bad Gateway\n'), options.head));
   }
 
   async stream(
@@ -190,21 +198,29 @@ class LambdaRuntime {
     const adapter = ADAPTERS.find((a) => a.matches(event));
     if (adapter === undefined) throw unsupportedEvent(event);
     const requestId = context.awsRequestId;
+    const p = this.prepare(adapter, event, context);
+    const isHead = p.kind === 'reply' ? p.head : p.lr.request.method === 'HEAD';
     const send = async (status: number, headers: readonly string[], body: string | NodeJS.ReadableStream) => {
       const out = from(stream, { statusCode: status, ...splitCookies(headers) });
-      if (typeof body === 'string') out.end(body);
-      else await pipeline(body, out);
+      if (typeof body === 'string') out.end(bodiless(isHead, status) ? '' : body);
+      else if (!bodiless(isHead, status)) await pipeline(body, out);
+      else {
+        // Read to its end, so that PHP finishes and its connection is reused; nothing of it is sent.
+        body.resume();
+        out.end();
+      }
     };
-    const p = this.prepare(adapter, event, context);
     if (p.kind === 'reply') return send(p.response.status, p.response.headers, p.response.body);
     if (p.kind === 'static') {
-      return send(200, ['Content-Type', contentType(p.filename)], createReadStream(p.filename));
+      const type = ['Content-Type', contentType(p.filename)];
+      return send(200, type, isHead ? '' : createReadStream(p.filename));
     }
     try {
       // Inside the try: building the params can refuse the request (two Host headers → 400).
       const call = this.bridge.stream(p.lr.request, p.route, p.lr.body, requestId, this.deadline(context));
       const response = await call.response;
-      await send(response.status, response.headers, response.body);
+      // Streamed metadata is JSON too: see http().
+      await send(response.status, headersAsText(response.headers), response.body);
     } catch (err) {
       if (err instanceof TimeoutError) await this.recycle(requestId);
       if (err instanceof AbortedError) return;
@@ -216,16 +232,21 @@ class LambdaRuntime {
   /** The event as a request and where it goes; or the answer already, for a bad request or a redirect. */
   private prepare(adapter: EventAdapter, event: unknown, context: Context): Prepared {
     let lr: LambdaRequest;
-    let route: Route;
     try {
       lr = this.toRequest(adapter, event, context);
+    } catch (err) {
+      return { kind: 'reply', response: this.errorResponse(err, context.awsRequestId), head: false };
+    }
+    const head = lr.request.method === 'HEAD';
+    let route: Route;
+    try {
       route = this.bridge.route(lr.request);
     } catch (err) {
-      return { kind: 'reply', response: this.errorResponse(err, context.awsRequestId) };
+      return { kind: 'reply', response: this.errorResponse(err, context.awsRequestId), head };
     }
     if (route.kind === 'redirect') {
       const text = `308 Permanent Redirect to ${route.location}\n`;
-      return { kind: 'reply', response: plain(308, text, ['Location', route.location]) };
+      return { kind: 'reply', response: plain(308, text, ['Location', route.location]), head };
     }
     if (route.kind === 'static') return { kind: 'static', lr, filename: route.filename };
     return { kind: 'script', lr, route };

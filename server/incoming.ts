@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { headersAsText } from '../proxy/cgi/header-text.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { BadRequestError } from '../proxy/errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
@@ -37,7 +38,9 @@ export function incomingToRequest(
   }
   const peer = socket.remoteAddress ?? '';
   const forwarded = proxies.resolve(peer, req.headers);
-  let headers = req.rawHeaders;
+  // node:http hands header bytes over one char per byte; PHP must get the bytes the client sent, and the
+  // FastCGI encoder writes UTF-8.
+  let headers = headersAsText(req.rawHeaders);
   if (forwarded !== null && trustForwardedHost && forwarded.host !== null) {
     headers = withHost(headers, forwarded.host);
   }

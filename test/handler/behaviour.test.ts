@@ -273,6 +273,41 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.equal(res.body.length, 0);
     });
 
+    it('hands on UTF-8 header values from PHP as the characters they encode', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/utf8-headers.php',
+      );
+      const res = seen(await app.handler(event, fakeContext()));
+      assert.deepEqual(res.headers['content-disposition'], ['attachment; filename="café.txt"']);
+      assert.deepEqual(res.headers['x-name'], ['Zoë']);
+      assert.deepEqual(res.headers['set-cookie'], ['name=Zoë; Path=/']);
+    });
+
+    it('answers HEAD with no body also when fpm-bridge answers itself (400, 308)', async () => {
+      const bad = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'HEAD',
+        '/index.php/%0Afoo',
+      );
+      const refused = (await app.handler(bad, fakeContext())) as AnyResult;
+      assert.equal(refused.statusCode, 400);
+      assert.equal(refused.body, '');
+      const dir = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'HEAD',
+        '/sub',
+      );
+      setQuery(source, dir, 'x=1');
+      const redirect = (await app.handler(dir, fakeContext())) as AnyResult;
+      assert.equal(redirect.statusCode, 308);
+      assert.equal(redirect.body, '');
+    });
+
     it('refuses a %0a path with 400 and a path above the docroot with 404, without running PHP', async () => {
       const bad = at(
         source,
@@ -301,6 +336,17 @@ describe('Lambda handler, source specifics', () => {
     ) as DumpBody;
     assert.equal(dump.server.HTTP_COOKIE, 'a=1; b=2');
     assert.deepEqual(dump.cookie, { a: '1', b: '2' });
+  });
+
+  it('HTTP API: a path AWS decoded to a bare "%" reaches PHP re-encoded, not refused', async () => {
+    // The client asked for /files/100%25.pdf; HTTP API hands rawPath over decoded.
+    const event = at('apigw-http', loadEvent('apigw-http', 'get-query'), 'GET', '/files/100%.pdf');
+    event.rawQueryString = '';
+    const res = seen(await app.handler(event, fakeContext()));
+    assert.equal(res.status, 200);
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.equal(dump.server.REQUEST_URI, '/files/100%25.pdf');
+    assert.equal(dump.server.SCRIPT_NAME, '/index.php');
   });
 
   it('REST: joins repeated headers with ", " and repeated cookies with "; "', async () => {

@@ -272,6 +272,45 @@ describe('Lambda streaming handler (Function URL, RESPONSE_STREAM)', () => {
     assert.equal(c.body().toString(), 'headers set');
   });
 
+  it('sends no body for 204, even when PHP wrote one, nor to HEAD, and reads PHP to its end', async () => {
+    const noContent = capture();
+    await app.streamingHandler(get('/status.php', 'code=204'), noContent.sink, fakeContext(), noContent.from);
+    assert.equal(noContent.metadata()?.statusCode, 204);
+    assert.equal(noContent.body().length, 0);
+    const head = capture();
+    const event = get('/dump.php');
+    event.requestContext.http.method = 'HEAD';
+    await app.streamingHandler(event, head.sink, fakeContext(), head.from);
+    assert.equal(head.metadata()?.statusCode, 200);
+    assert.equal(head.body().length, 0);
+    // The worker is free again: the next request is answered.
+    const next = capture();
+    await app.streamingHandler(get('/headers.php'), next.sink, fakeContext(), next.from);
+    assert.equal(next.body().toString(), 'headers set');
+  });
+
+  it('answers HEAD for a static file with its type and no body', async () => {
+    const files = await start({ staticFiles: true });
+    try {
+      const c = capture();
+      const event = get('/hello.txt');
+      event.requestContext.http.method = 'HEAD';
+      await files.streamingHandler(event, c.sink, fakeContext(), c.from);
+      assert.equal(c.metadata()?.statusCode, 200);
+      assert.equal(c.metadata()?.headers['content-type'], 'text/plain; charset=utf-8');
+      assert.equal(c.body().length, 0);
+    } finally {
+      await files.close();
+    }
+  });
+
+  it('hands on UTF-8 header values from PHP as the characters they encode, in the prelude', async () => {
+    const c = capture();
+    await app.streamingHandler(get('/utf8-headers.php'), c.sink, fakeContext(), c.from);
+    assert.equal(c.metadata()?.headers['x-name'], 'Zoë');
+    assert.deepEqual(c.metadata()?.cookies, ['name=Zoë; Path=/']);
+  });
+
   it('answers 400 in the prelude for a %0a path', async () => {
     const c = capture();
     await app.streamingHandler(get('/index.php/%0Afoo'), c.sink, fakeContext(), c.from);
