@@ -41,8 +41,11 @@ const MIN_NODE_MAJOR = 20;
  */
 // biome-ignore lint/suspicious/noTemplateCurlyInString: a Serverless variable, for the framework to resolve
 const LAYER_VARIABLE = '${param:phpLayer, env:FPM_BRIDGE_LAYER_ARN, null}';
-/** Variables the handler reads: one per setting, and the config file's location. */
-const SETTING_VARIABLES = new Set([...SETTINGS.map((s) => s.env), 'FPM_BRIDGE_CONFIG']);
+/**
+ * Variables the handler reads: one per setting, the config file's location, and FPM_BRIDGE_DEBUG (`1` turns
+ * on debug logs in handler/runtime.ts; it is read before any config is loaded, so it is no setting).
+ */
+const SETTING_VARIABLES = new Set([...SETTINGS.map((s) => s.env), 'FPM_BRIDGE_CONFIG', 'FPM_BRIDGE_DEBUG']);
 
 /** A function in serverless.yml, as far as the plugin reads or writes it. */
 export interface FunctionConfig {
@@ -139,7 +142,7 @@ export function checkLayers(service: ServiceConfig, names: Iterable<string>): vo
     throw new ConfigError(
       `function "${name}" has no PHP layer — publish one (fpm-bridge layer publish) and pass its ARN with ` +
         '--param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer ' +
-        "(Bref's php-82-fpm, say) under the function's layers",
+        "(Bref v3's php-82, say) under the function's layers",
     );
   }
 }

@@ -72,6 +72,7 @@ type Kind =
   | 'paths'
   | 'enum'
   | 'string-or-false'
+  | 'url-path-or-empty'
   | 'url-path-or-false';
 
 interface Setting {
@@ -215,7 +216,7 @@ export const SETTINGS: readonly Setting[] = [
     key: 'phpFpmBinary',
     env: 'FPM_BRIDGE_PHP_FPM',
     kind: 'path',
-    defaultText: 'found on PATH, `/usr/sbin/php-fpm*`, `/opt/bin/php-fpm`',
+    defaultText: 'found on PATH, `/usr/sbin/php-fpm*`, `/usr/local/sbin/php-fpm*`, `/opt/bin/php-fpm`',
     meaning: 'php-fpm binary to spawn',
     default: () => '',
   },
@@ -350,7 +351,7 @@ export const SETTINGS: readonly Setting[] = [
     values: ['log', 'ignore'],
     defaultText: '`log`',
     meaning:
-      'PHP stderr goes to the log with the request id, or is dropped (`log-stderr`); never to the client',
+      "PHP's log output (`error_log()`, warnings) goes to the log with the request id, or is dropped (`log-stderr`); raw `php://stderr` writes arrive through php-fpm's own log, without one; never to the client",
     default: () => 'log',
   },
   {
@@ -364,7 +365,7 @@ export const SETTINGS: readonly Setting[] = [
   {
     key: 'basePath',
     env: 'FPM_BRIDGE_BASE_PATH',
-    kind: 'string-or-empty',
+    kind: 'url-path-or-empty',
     defaultText: '`""`',
     meaning:
       'Lambda: prefix removed from the path before routing and from REQUEST_URI, e.g. a stage `/prod` or a custom-domain base path `/api`',
@@ -700,6 +701,10 @@ function validate(s: Setting, value: unknown, source: string, dir: string): unkn
     case 'string-or-false':
       if (value === false || value === 'false') return false;
       if (typeof value !== 'string' || value === '') throw bad('a script path such as index.php, or false');
+      return value;
+    case 'url-path-or-empty':
+      if (typeof value !== 'string' || !/^(?:\/[^?#\s]*)?$/.test(value))
+        throw bad('a path starting with / (no query), e.g. /api, or "" for none');
       return value;
     case 'url-path-or-false':
       if (value === false || value === 'false') return false;

@@ -59,6 +59,6 @@ export function locatePhpFpm(
   }
   if (executable(layerBinary)) return layerBinary;
   throw new PhpFpmNotFoundError(
-    'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
+    'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /usr/local/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
   );
 }

@@ -118,6 +118,15 @@ describe('the plugin, on the configuration of a service', () => {
     });
   });
 
+  it('accepts FPM_BRIDGE_DEBUG, which the handler reads for debug logs though it is no setting', () => {
+    const svc = service({ web: { php: 'public', environment: { FPM_BRIDGE_DEBUG: '1' } } });
+    wireService(svc, APP);
+    assert.deepEqual(svc.functions!.web!.environment, {
+      FPM_BRIDGE_DEBUG: '1',
+      FPM_BRIDGE_DOCROOT: '/var/task/public',
+    });
+  });
+
   it('refuses what cannot work, naming the function, the setting and the fix', () => {
     const wire = (fn: FunctionConfig, rest?: Partial<ServiceConfig>) => () =>
       wireService(service({ web: fn }, rest), APP);
@@ -165,7 +174,7 @@ describe('the plugin, on the configuration of a service', () => {
     assert.equal(svc.functions!.web!.layers, undefined);
     assert.equal(
       configError(() => checkLayers(svc, ['web'])),
-      `function "web" has no PHP layer — publish one (fpm-bridge layer publish) and pass its ARN with --param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer (Bref's php-82-fpm, say) under the function's layers`,
+      `function "web" has no PHP layer — publish one (fpm-bridge layer publish) and pass its ARN with --param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer (Bref v3's php-82, say) under the function's layers`,
     );
   });
 });

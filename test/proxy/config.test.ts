@@ -123,6 +123,13 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses a basePath that is not a path', async () => {
+    await configError(
+      () => loadConfig({ mode: 'lambda', base: app(), env: { FPM_BRIDGE_BASE_PATH: 'api' } }),
+      'invalid "basePath" "api" from environment variable FPM_BRIDGE_BASE_PATH — expected a path starting with / (no query), e.g. /api, or "" for none',
+    );
+  });
+
   it('reports a YAML mistake with its line and column, and reads YAML 1.2 (`yes` stays a string)', async () => {
     const indented = app({ 'fpm-bridge.yml': 'docroot: public\n  workers: 3\n' });
     await configError(
