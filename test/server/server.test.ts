@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -252,6 +252,122 @@ describe('standalone front: static files', () => {
     assert.equal(res.headers['content-range'], `bytes */${text.length}`);
   });
 
+  // The tag and date fpm-bridge gives hello.txt: W/"<size hex>-<mtime ms hex>" and the mtime's second.
+  const helloStats = statSync(join(FIXTURES_DOCROOT, 'hello.txt'));
+  const opaque = `"${helloStats.size.toString(16)}-${Math.floor(helloStats.mtimeMs).toString(16)}"`;
+  const etag = `W/${opaque}`;
+  const lastModified = helloStats.mtime.toUTCString();
+  const secondBefore = new Date(Math.floor(helloStats.mtimeMs / 1000) * 1000 - 1000).toUTCString();
+  const preconditionFailed = (res: Reply) => {
+    assert.equal(res.status, 412);
+    assert.equal(res.headers.etag, etag);
+    assert.equal(res.headers['last-modified'], lastModified);
+    assert.equal(res.headers['content-type'], 'text/plain; charset=utf-8');
+    assert.equal(res.headers['content-range'], undefined);
+    assert.equal(res.body.toString(), '412 Precondition Failed\n');
+  };
+
+  it('gives a static file a weak ETag from size and mtime, and its mtime as Last-Modified', async () => {
+    const res = await send(f.port, { path: '/hello.txt' });
+    assert.equal(res.status, 200);
+    assert.equal(res.headers.etag, etag);
+    assert.equal(res.headers['last-modified'], lastModified);
+  });
+
+  it('sends the whole file with 200 when If-Range carries its own weak ETag (regression: it sent 206)', async () => {
+    // RFC 9110 §13.1.5: an entity-tag in If-Range counts only when strong; every fpm-bridge tag is weak.
+    for (const ifRange of [etag, opaque]) {
+      const res = await send(f.port, {
+        path: '/hello.txt',
+        headers: { Range: 'bytes=0-3', 'If-Range': ifRange },
+      });
+      assert.equal(res.status, 200, ifRange);
+      assert.equal(res.headers['content-range'], undefined);
+      assert.equal(res.headers['content-length'], String(text.length));
+      assert.deepEqual(res.body, text);
+    }
+  });
+
+  it('serves the range with 206 when If-Range is the Last-Modified date', async () => {
+    const res = await send(f.port, {
+      path: '/hello.txt',
+      headers: { Range: 'bytes=0-3', 'If-Range': lastModified },
+    });
+    assert.equal(res.status, 206);
+    assert.equal(res.headers['content-range'], `bytes 0-3/${text.length}`);
+    assert.deepEqual(res.body, text.subarray(0, 4));
+  });
+
+  it('answers 304 to If-None-Match with the tag without W/ (weak comparison; regression: it sent 200)', async () => {
+    const res = await send(f.port, { path: '/hello.txt', headers: { 'If-None-Match': opaque } });
+    assert.equal(res.status, 304);
+    assert.equal(res.headers.etag, etag);
+    assert.equal(res.headers['last-modified'], lastModified);
+    assert.deepEqual(res.body, Buffer.alloc(0));
+  });
+
+  it('answers 304 to If-None-Match with the tag in a list, or *, and 200 when no tag matches', async () => {
+    for (const inm of [etag, `"other", ${etag}`, `W/"other",${opaque}`, '*']) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { 'If-None-Match': inm } });
+      assert.equal(res.status, 304, inm);
+    }
+    const stale = await send(f.port, { path: '/hello.txt', headers: { 'If-None-Match': 'W/"0-0", "0-0"' } });
+    assert.equal(stale.status, 200);
+    assert.deepEqual(stale.body, text);
+  });
+
+  it("answers 412 to If-Match with the file's weak tag in either form, because If-Match compares strongly", async () => {
+    for (const ifMatch of [etag, opaque, `"other", ${opaque}`]) {
+      preconditionFailed(await send(f.port, { path: '/hello.txt', headers: { 'If-Match': ifMatch } }));
+    }
+  });
+
+  it('serves the file to If-Match: *, and ignores If-Unmodified-Since when If-Match is present', async () => {
+    const res = await send(f.port, {
+      path: '/hello.txt',
+      headers: { 'If-Match': '*', 'If-Unmodified-Since': secondBefore },
+    });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, text);
+  });
+
+  it('answers 412 to If-Unmodified-Since before the mtime, and serves the file from that second on', async () => {
+    preconditionFailed(
+      await send(f.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': secondBefore } }),
+    );
+    const same = await send(f.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': lastModified } });
+    assert.equal(same.status, 200);
+    assert.deepEqual(same.body, text);
+  });
+
+  it('ignores an If-Unmodified-Since that is not a date', async () => {
+    const res = await send(f.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': 'yesterday' } });
+    assert.equal(res.status, 200);
+    assert.deepEqual(res.body, text);
+  });
+
+  it('checks If-Match and If-Unmodified-Since before If-None-Match and Range (RFC 9110 §13.2.2)', async () => {
+    preconditionFailed(
+      await send(f.port, { path: '/hello.txt', headers: { 'If-Match': etag, 'If-None-Match': etag } }),
+    );
+    preconditionFailed(
+      await send(f.port, {
+        path: '/hello.txt',
+        headers: { 'If-Unmodified-Since': secondBefore, 'If-Modified-Since': lastModified },
+      }),
+    );
+    preconditionFailed(
+      await send(f.port, { path: '/hello.txt', headers: { 'If-Match': '"nope"', Range: 'bytes=0-3' } }),
+    );
+  });
+
+  it('answers HEAD with a failed If-Match with 412 and no body', async () => {
+    const res = await send(f.port, { method: 'HEAD', path: '/hello.txt', headers: { 'If-Match': etag } });
+    assert.equal(res.status, 412);
+    assert.equal(res.headers.etag, etag);
+    assert.deepEqual(res.body, Buffer.alloc(0));
+  });
+
   it('never serves PHP source, a dotfile or a directory listing', async () => {
     assert.equal((await send(f.port, { path: '/x.PHP' })).status, 404);
     assert.equal((await send(f.port, { path: '/.env' })).status, 404);
@@ -263,6 +379,41 @@ describe('standalone front: static files', () => {
   it('answers 431 for request headers over maxHeaderSize', async () => {
     const res = await send(f.port, { path: '/dump.php', headers: { 'X-Big': 'x'.repeat(20_000) } });
     assert.equal(res.status, 431);
+  });
+});
+
+describe('standalone front: an empty static file', () => {
+  // No fixture is empty, so this docroot holds one zero-length file and nothing else.
+  const docroot = mkdtempSync(join(tmpdir(), 'fpm-bridge-empty-'));
+  writeFileSync(join(docroot, 'empty.txt'), '');
+  let f: TestFront;
+  before(async () => {
+    f = await startFront({}, {}, { docroot });
+  });
+  after(async () => {
+    await f.close();
+    rmSync(docroot, { recursive: true, force: true });
+  });
+
+  it('answers a suffix range on an empty file with 200 and the empty body (regression: the reply crashed)', async () => {
+    // RFC 9110 §14.1.2 calls a non-zero suffix-range on a zero-length representation satisfiable, so 416
+    // would be wrong; a 206 cannot express zero bytes, so the Range is ignored (§14.2).
+    for (const method of ['GET', 'HEAD']) {
+      const res = await send(f.port, { method, path: '/empty.txt', headers: { Range: 'bytes=-5' } });
+      assert.equal(res.status, 200, method);
+      assert.equal(res.headers['content-length'], '0');
+      assert.equal(res.headers['content-range'], undefined);
+      assert.deepEqual(res.body, Buffer.alloc(0));
+    }
+  });
+
+  it('answers an int-range or a zero-length suffix on an empty file with 416 and bytes */0', async () => {
+    for (const range of ['bytes=0-', 'bytes=0-0', 'bytes=-0']) {
+      const res = await send(f.port, { path: '/empty.txt', headers: { Range: range } });
+      assert.equal(res.status, 416, range);
+      assert.equal(res.headers['content-range'], 'bytes */0');
+      assert.equal(res.body.toString(), '416 Range Not Satisfiable\n');
+    }
   });
 });
 
