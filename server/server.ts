@@ -2,9 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
-import { headerValue } from '../proxy/cgi/response.ts';
+import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
-import { AbortedError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
 import type { Logger } from '../proxy/log.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
@@ -128,28 +128,35 @@ async function handle(
     fail(bridge, req, res, err, requestId);
     return;
   }
+  const promised = declaredLength(req.method!, response);
   if (response.appStatus !== null) {
     // PHP had already finished when its headers were parsed (most small responses arrive in one read): the
     // whole body sits in the stream's buffer. Sent with one end() and a Content-Length, the response
     // leaves in one write, without a pipeline or a chunked terminator. (PHP cannot have set
     // Transfer-Encoding: the CGI head parser refuses it.)
     res.off('close', onClose);
-    const body: Buffer | null = response.body.read();
-    // Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose length is the 200's).
-    const sized =
-      req.method === 'HEAD' ||
-      response.status === 204 ||
-      response.status === 304 ||
-      headerValue(response.headers, 'content-length') !== undefined;
-    const headers = sized
-      ? response.headers
-      : [...response.headers, 'Content-Length', String(body?.length ?? 0)];
+    let body: Buffer = response.body.read() ?? EMPTY;
+    let headers = response.headers;
+    if (promised === null) {
+      // Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose length is the 200's).
+      const sized = req.method === 'HEAD' || response.status === 204 || response.status === 304;
+      if (!sized && headerValue(headers, 'content-length') === undefined) {
+        headers = [...headers, 'Content-Length', String(body.length)];
+      }
+    } else if (body.length > promised) {
+      mismatch(bridge, requestId, body.length, promised);
+      body = body.subarray(0, promised);
+    } else if (body.length < promised) {
+      mismatch(bridge, requestId, body.length, promised);
+      // What PHP sent, then the connection closes: the client sees the body is short, rather than waiting.
+      headers = [...headers, 'Connection', 'close'];
+    }
     res.writeHead(response.status, response.statusText, headers);
     res.end(body);
     return;
   }
   res.writeHead(response.status, response.statusText, response.headers);
-  pump(response.body, res, (err) => {
+  pump(response.body, res, promised, (err) => {
     if (!(err instanceof AbortedError)) {
       bridge.log.error(
         { requestId, code: (err as FpmBridgeError).code, err: err.message },
@@ -159,12 +166,38 @@ async function handle(
   });
 }
 
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The body length PHP's Content-Length promises the client, or null when there is none or no body goes out
+ * (HEAD, 204, 304). The front holds PHP to it: a body of another length would desync a kept connection.
+ */
+function declaredLength(method: string, response: CgiHead): number | null {
+  if (method === 'HEAD' || response.status === 204 || response.status === 304) return null;
+  const value = headerValue(response.headers, 'content-length');
+  return value === undefined ? null : Number(value);
+}
+
+function mismatch(bridge: Bridge, requestId: string, sent: number, declared: number): void {
+  bridge.log.error(
+    { requestId, code: 'FPM_BRIDGE_ERR_BAD_RESPONSE', err: lengthMismatch(sent, declared) },
+    'response body failed',
+  );
+}
+
 /**
  * Copies a response body to the client with backpressure (a slow client pauses the body, which pauses
  * reading from php-fpm). Does what stream.pipeline would for this one pair, without the AbortController
  * and end-of-stream listeners pipeline sets up for every response: a tenth of the proxy's CPU per request.
+ * With `declared` (PHP's Content-Length), bytes past it are dropped and a body that ends short of it
+ * closes the connection, so the client's framing holds.
  */
-function pump(body: Readable, res: ServerResponse, onError: (err: Error) => void): void {
+function pump(
+  body: Readable,
+  res: ServerResponse,
+  declared: number | null,
+  onError: (err: Error) => void,
+): void {
   const onDrain = () => body.resume();
   // PHP flushes its output every output_buffering bytes (4 KiB by default), so one read from php-fpm holds
   // many STDOUT records, each a 'data' event here: corked until the tick ends, they leave in one writev
@@ -174,17 +207,31 @@ function pump(body: Readable, res: ServerResponse, onError: (err: Error) => void
     corked = false;
     res.uncork();
   };
+  let left = declared ?? Number.POSITIVE_INFINITY;
+  let sent = 0;
   body.on('data', (chunk: Buffer) => {
+    sent += chunk.length;
+    if (left === 0) return; // past PHP's Content-Length: read on so PHP finishes, send nothing
+    const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
+    left -= part.length;
     if (!corked) {
       corked = true;
       res.cork();
       process.nextTick(uncork);
     }
-    if (!res.write(chunk)) body.pause();
+    if (!res.write(part)) body.pause();
   });
   res.on('drain', onDrain);
   body.once('end', () => {
     res.off('drain', onDrain);
+    if (declared !== null && sent !== declared) {
+      onError(new BadResponseError(lengthMismatch(sent, declared)));
+      // Short: the client must see the body end early, not wait for bytes that never come.
+      if (sent < declared) {
+        res.destroy();
+        return;
+      }
+    }
     res.end();
   });
   body.once('error', (err) => {
@@ -196,6 +243,12 @@ function pump(body: Readable, res: ServerResponse, onError: (err: Error) => void
   res.once('close', () => {
     if (!body.readableEnded) body.destroy();
   });
+}
+
+function lengthMismatch(sent: number, declared: number): string {
+  return sent > declared
+    ? `PHP sent ${sent} body bytes after "Content-Length: ${declared}"; the client got the first ${declared}`
+    : `PHP's body ended after ${sent} of the ${declared} bytes its Content-Length announced; the connection was closed`;
 }
 
 function fail(

@@ -100,6 +100,7 @@ function parseHead(buf: Buffer, end: number): CgiHead {
   let status = 0;
   let statusText = '';
   let location = false;
+  let contentLength: string | null = null;
   let pos = 0;
   // A body that starts at once (end is just the empty line) has no header lines at all.
   const stop = end - (buf[end - 2] === CR ? 2 : 1);
@@ -139,7 +140,13 @@ function parseHead(buf: Buffer, end: number): CgiHead {
       // A 1xx is interim (RFC 9110 §15.2): sent as the final status, the client would wait for another one.
       if (status < 200) {
         throw new BadResponseError(
-          `PHP sent "Status: ${status}", an interim status, as its response status (expected 200-999)`,
+          `PHP sent "Status: ${status}", an interim status, as its response status (expected 200-599)`,
+        );
+      }
+      // RFC 9110 §15: status codes run from 100 to 599; clients treat others as malformed.
+      if (status > 599) {
+        throw new BadResponseError(
+          `PHP sent "Status: ${status}", which is no HTTP status (expected 200-599)`,
         );
       }
       statusText = m[2] ?? '';
@@ -150,8 +157,35 @@ function parseHead(buf: Buffer, end: number): CgiHead {
         `PHP set "Transfer-Encoding: ${printable(value.slice(0, 40))}"; the front frames the body itself — remove that header() call`,
       );
     }
+    if (name.length === 14 && name.toLowerCase() === 'content-length') {
+      // The front frames the body by it: a wrong or doubled one would desync a kept connection (RFC 9112 §6.3).
+      if (!/^\d{1,15}$/.test(value)) {
+        throw new BadResponseError(
+          `PHP sent an invalid "Content-Length: ${printable(value.slice(0, 40))}" (expected a number of bytes)`,
+        );
+      }
+      if (contentLength !== null && contentLength !== value) {
+        throw new BadResponseError(
+          `PHP sent two different Content-Length headers (${contentLength} and ${value})`,
+        );
+      }
+      if (contentLength !== null) continue;
+      contentLength = value;
+    }
+    // Hop-by-hop (RFC 9110 §7.6.1): about PHP's connection to php-fpm, not the client's. nginx drops them too.
+    if (
+      (name.length === 10 && name.toLowerCase() === 'connection') ||
+      (name.length === 10 && name.toLowerCase() === 'keep-alive')
+    ) {
+      continue;
+    }
     if (name.length === 8 && name.toLowerCase() === 'location') location = true;
     headers.push(name, value);
+  }
+  if (status === 204 && contentLength !== null) {
+    // RFC 9110 §8.6: a 204 carries no Content-Length.
+    const at = headers.findIndex((h, i) => i % 2 === 0 && h.toLowerCase() === 'content-length');
+    headers.splice(at, 2);
   }
   if (status === 0) status = location ? 302 : 200;
   if (statusText === '') statusText = reasonPhrase(status);

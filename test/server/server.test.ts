@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -199,6 +200,91 @@ describe('standalone front: responses and failures', () => {
     const pool = f.t.bridge.backend.pools[0]!;
     await waitFor(() => pool.stats.active === 0, 'the aborted request to release its connection');
     assert.equal(f.t.log.filter((e) => e.fields.code === 'FPM_BRIDGE_ERR_ABORTED').length, 0);
+  });
+});
+
+describe("standalone front: PHP's Content-Length", () => {
+  let f: TestFront;
+  before(async () => {
+    f = await startFront();
+  });
+  after(() => f.close());
+
+  /** Writes `bytes` and returns everything the server sent until it closed the connection. */
+  function exchange(bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      const socket = connect(f.port, '127.0.0.1', () => socket.write(bytes));
+      socket.on('data', (d: Buffer) => chunks.push(d));
+      socket.on('error', reject);
+      socket.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+    });
+  }
+  const get = (query: string, close = false) =>
+    `GET /length.php?${query} HTTP/1.1\r\nHost: x\r\n${close ? 'Connection: close\r\n' : ''}\r\n`;
+  /** The body of the first response in `raw`, and what follows its Content-Length. */
+  function split(raw: string) {
+    const end = raw.indexOf('\r\n\r\n') + 4;
+    const length = Number(/\r\ncontent-length: (\d+)/i.exec(raw.slice(0, end))![1]);
+    return { head: raw.slice(0, end), body: raw.slice(end, end + length), after: raw.slice(end + length) };
+  }
+
+  for (const flush of [false, true]) {
+    const how = flush ? 'streamed' : 'sent whole';
+    it(`sends no byte past it, so the next response on the connection stays intact (${how})`, async () => {
+      const q = `declare=5&size=10${flush ? '&flush=1' : ''}`;
+      const raw = await exchange(get(q) + get('declare=3&size=3', true));
+      const first = split(raw);
+      assert.match(first.head, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(first.body, 'xxxxx');
+      assert.match(first.after, /^HTTP\/1\.1 200 OK\r\n/);
+      assert.equal(split(first.after).body, 'xxx');
+      assert.ok(
+        f.t.log.some(
+          (e) =>
+            e.msg === 'response body failed' &&
+            String((e.fields as { err?: string }).err).startsWith(
+              'PHP sent 10 body bytes after "Content-Length: 5"',
+            ),
+        ),
+      );
+    });
+
+    it(`closes the connection after a body shorter than it, instead of leaving the client waiting (${how})`, async () => {
+      const q = `declare=20&size=10${flush ? '&flush=1' : ''}`;
+      // A second request on the same connection is never answered: the connection is closed.
+      const raw = await exchange(get(q) + get('declare=3&size=3'));
+      const end = raw.indexOf('\r\n\r\n') + 4;
+      assert.match(raw.slice(0, end), /\r\nContent-Length: 20\r\n/);
+      assert.equal(raw.slice(end), 'x'.repeat(10));
+    });
+  }
+
+  it('answers 502 when PHP sends two different Content-Length headers', async () => {
+    const res = await send(f.port, { path: '/length.php?declare=3&size=3&twice=10' });
+    assert.equal(res.status, 502);
+  });
+});
+
+describe('standalone front: header bytes beyond ASCII', () => {
+  let f: TestFront;
+  before(async () => {
+    f = await startFront();
+  });
+  after(() => f.close());
+  /** Node's client and server hold header bytes one char per byte. */
+  const bytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+
+  it('hands PHP the UTF-8 bytes of a request header as the client sent them', async () => {
+    const res = await send(f.port, { path: '/dump.php', headers: { 'X-Name': bytes('Zoë') } });
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.equal(dump.server.HTTP_X_NAME, 'Zoë');
+  });
+
+  it("sends the client PHP's UTF-8 header bytes unchanged", async () => {
+    const res = await send(f.port, { path: '/utf8-headers.php' });
+    assert.equal(res.headers['x-name'], bytes('Zoë'));
+    assert.equal(res.headers['content-disposition'], bytes('attachment; filename="café.txt"'));
   });
 });
 

@@ -111,10 +111,53 @@ describe('CgiHeadParser: status', () => {
     test(`an interim "Status: ${value}" is a BadResponseError (502): a 1xx is never the final status`, () => {
       assert.throws(() => head(`Status: ${value}\r\n\r\n`), {
         ...badResponse,
-        message: `PHP sent "Status: ${value.slice(0, 3)}", an interim status, as its response status (expected 200-999)`,
+        message: `PHP sent "Status: ${value.slice(0, 3)}", an interim status, as its response status (expected 200-599)`,
       });
     });
   }
+});
+
+describe('CgiHeadParser: headers the front frames or owns', () => {
+  test('a status past 599 is a BadResponseError (502): no HTTP status', () => {
+    assert.throws(() => head('Status: 600\r\n\r\n'), {
+      ...badResponse,
+      message: 'PHP sent "Status: 600", which is no HTTP status (expected 200-599)',
+    });
+  });
+
+  test('Content-Length is kept once when PHP repeats the same value', () => {
+    assert.deepEqual(head('Content-Length: 10\r\nContent-Length: 10\r\n\r\n').headers, [
+      'Content-Length',
+      '10',
+    ]);
+  });
+
+  test('two different Content-Length values are a BadResponseError (502) (RFC 9112 §6.3)', () => {
+    assert.throws(() => head('Content-Length: 3\r\nContent-Length: 10\r\n\r\n'), {
+      ...badResponse,
+      message: 'PHP sent two different Content-Length headers (3 and 10)',
+    });
+  });
+
+  for (const value of ['abc', '-1', '3, 3', '1e3']) {
+    test(`"Content-Length: ${value}" is a BadResponseError (502)`, () => {
+      assert.throws(() => head(`Content-Length: ${value}\r\n\r\n`), {
+        ...badResponse,
+        message: `PHP sent an invalid "Content-Length: ${value}" (expected a number of bytes)`,
+      });
+    });
+  }
+
+  test('a 204 loses the Content-Length PHP gave it (RFC 9110 §8.6)', () => {
+    assert.deepEqual(head('Status: 204\r\nContent-Length: 14\r\nX-A: 1\r\n\r\n').headers, ['X-A', '1']);
+  });
+
+  test('Connection and Keep-Alive from PHP are dropped: they are hop-by-hop', () => {
+    assert.deepEqual(head('Connection: close\r\nKeep-Alive: timeout=999\r\nX-A: 1\r\n\r\n').headers, [
+      'X-A',
+      '1',
+    ]);
+  });
 });
 
 describe('CgiHeadParser: framing', () => {
