@@ -68,7 +68,7 @@ export class Bridge {
 
   /** What the request runs or serves. Throws BadRequestError (400) or NotFoundError (404). */
   route(req: ProxyRequest): Route {
-    return this.router.route(decodePath(req.path), req.query);
+    return this.router.route(decodePath(req.path), req.query, req.path);
   }
 
   /** Runs the script; resolves when PHP's headers are in, the body streams after. */

@@ -279,7 +279,8 @@ function fail(
   // A request refused before its body was read whole: say so and close rather than read the rest for
   // nothing (the connection cannot serve another request until that body is gone).
   const unread = !req.complete;
-  res.writeHead(status, {
+  // The reason phrase given here: a writeHead that threw (a header Node refused) may have set another.
+  res.writeHead(status, reasonPhrase(status), {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     ...(status === 503 ? { 'Retry-After': '1' } : {}),

@@ -50,8 +50,12 @@ export class Router {
     this.realDocroot = options.symlinksWithinDocroot ? safeRealpath(options.docroot) : options.docroot;
   }
 
-  /** `path` is decoded; `query` (raw, '' if none) only feeds redirects. */
-  route(path: string, query: string): Route {
+  /**
+   * `path` is decoded; `query` and `rawPath` (as the client sent them, '' for no query) only feed the
+   * redirect that adds a directory's slash: its Location must be the client's own encoding (a decoded `%3F`
+   * would become a query, a decoded space an invalid URI).
+   */
+  route(path: string, query: string, rawPath = path): Route {
     const o = this.options;
     if (o.frontControllerOnly) return this.front(path);
     const split = o.pathInfo.exec(path);
@@ -79,7 +83,10 @@ export class Router {
       const dir = path.endsWith('/') ? path : `${path}/`;
       const index = dir + o.index;
       if (this.isFile(index)) {
-        if (dir !== path) return { kind: 'redirect', location: query === '' ? dir : `${dir}?${query}` };
+        if (dir !== path) {
+          const location = `${rawPath}/`;
+          return { kind: 'redirect', location: query === '' ? location : `${location}?${query}` };
+        }
         return { kind: 'script', scriptName: index, pathInfo: '' };
       }
     }

@@ -454,6 +454,12 @@ describe('standalone front: static files', () => {
     assert.deepEqual(res.body, Buffer.alloc(0));
   });
 
+  it('redirects a directory to its slash with the path as the client encoded it, query kept', async () => {
+    const res = await send(f.port, { path: '/s%75b?x=%20' });
+    assert.equal(res.status, 308);
+    assert.equal(res.headers.location, '/s%75b/?x=%20');
+  });
+
   it('never serves PHP source, a dotfile or a directory listing', async () => {
     assert.equal((await send(f.port, { path: '/x.PHP' })).status, 404);
     assert.equal((await send(f.port, { path: '/.env' })).status, 404);

@@ -98,6 +98,10 @@ describe('Router with the default options (try_files $uri $uri/ /index.php)', ()
       { kind: 'redirect', location: '/sub/?p=2&q=%20' },
     ],
   ];
+  test("the redirect's Location is the client's raw path with the slash, not the decoded one", () => {
+    // `/s%75b` is `/sub` encoded: a decoded `%3F` or `%20` in a Location would change or break the URI.
+    assert.deepEqual(r.route('/sub', 'x=1', '/s%75b'), { kind: 'redirect', location: '/s%75b/?x=1' });
+  });
   for (const [what, path, query, expected] of cases) {
     test(`${what}: ${JSON.stringify(path)}`, () => {
       assert.deepEqual(r.route(path, query), expected);
