@@ -71,6 +71,14 @@ export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): S
       );
     },
   );
+  // Expect: 100-continue. A body already known to be over the limit gets its 413 instead of a 100, so
+  // the client never sends it (RFC 9110 §10.1.1; nginx does the same); any other goes on as usual.
+  server.on('checkContinue', (req, res) => {
+    const declared = req.headers['content-length'];
+    const limit = config.maxBodySize;
+    if (!(limit > 0 && declared !== undefined && Number(declared) > limit)) res.writeContinue();
+    server.emit('request', req, res);
+  });
   server.setTimeout(config.idleTimeout);
   if (separate) {
     const side = createMetricsServer(new Endpoints(bridge, config.healthPath, config.metricsPath, metrics));

@@ -105,6 +105,28 @@ describe('standalone front: bodies', () => {
     assert.equal(f.t.dispatched.length, before);
   });
 
+  /** Writes `bytes` and resolves with the first bytes the server answers, then hangs up. */
+  function firstReply(bytes: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const socket = connect(f.port, '127.0.0.1', () => socket.write(bytes));
+      socket.once('data', (d: Buffer) => {
+        resolve(d.toString('latin1'));
+        socket.destroy();
+      });
+      socket.on('error', reject);
+    });
+  }
+  const expecting = (length: number) =>
+    `POST /dump.php HTTP/1.1\r\nHost: x\r\nContent-Length: ${length}\r\nExpect: 100-continue\r\n\r\n`;
+
+  it('answers Expect: 100-continue over maxBodySize with 413 at once, so the body is never sent', async () => {
+    assert.match(await firstReply(expecting(9 * 1024 * 1024)), /^HTTP\/1\.1 413 Payload Too Large\r\n/);
+  });
+
+  it('answers Expect: 100-continue with 100 Continue when the declared body fits', async () => {
+    assert.equal(await firstReply(expecting(5)), 'HTTP/1.1 100 Continue\r\n\r\n');
+  });
+
   it('answers 413 for a chunked body that grows over maxBodySize, leaving no spool file', async () => {
     const chunks = Array.from({ length: 10 }, () => Buffer.alloc(1024 * 1024, 1));
     const res = await send(f.port, { method: 'POST', path: '/dump.php', chunks }).catch((err: Error) => err);
