@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import pkg from '../package.json' with { type: 'json' };
 import type { Backend } from './backend.ts';
-import { ParamsBuilder } from './cgi/params.ts';
+import { checkHostHeaders, ParamsBuilder } from './cgi/params.ts';
 import { decodePath, printable } from './cgi/path.ts';
 import type { ProxyRequest } from './cgi/request.ts';
 import { type Route, Router } from './cgi/route.ts';
@@ -68,6 +68,7 @@ export class Bridge {
 
   /** What the request runs or serves. Throws BadRequestError (400) or NotFoundError (404). */
   route(req: ProxyRequest): Route {
+    checkHostHeaders(req.headers);
     return this.router.route(decodePath(req.path), req.query, req.path);
   }
 

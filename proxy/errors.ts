@@ -158,6 +158,13 @@ export class BodyError extends FpmBridgeError {
   }
 }
 
+/** The request uses what the front does not implement: a transfer coding other than chunked, CONNECT. */
+export class NotImplementedError extends FpmBridgeError {
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_NOT_IMPLEMENTED', 501, message);
+  }
+}
+
 /** The command line is wrong (unknown command, bad option); the CLI exits with status 2. */
 export class UsageError extends FpmBridgeError {
   constructor(message: string) {

@@ -18,13 +18,16 @@ export function incomingToRequest(
   trustForwardedHost: boolean,
 ): ProxyRequest {
   let target = req.url ?? '/';
-  // Absolute-form (`GET http://host/x.php`): PHP sees only the path, as HAProxy does (fb38c910f).
+  let authority = '';
+  // Absolute-form (`GET http://host/x.php`): PHP sees only the path, as HAProxy does (fb38c910f), and the
+  // URL's host stands for the Host header (RFC 9112 §3.2.2).
   if (target.charCodeAt(0) !== 0x2f) {
-    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/?#]*/.exec(target);
+    const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/([^/?#]*)/.exec(target);
     if (m === null)
       throw new BadRequestError(
         `request target "${target.slice(0, 80)}" is neither a path nor an absolute URL`,
       );
+    authority = m[1]!.slice(m[1]!.lastIndexOf('@') + 1);
     target = target.slice(m[0].length);
     if (target === '' || target.charCodeAt(0) === 0x3f) target = `/${target}`;
   }
@@ -43,6 +46,8 @@ export function incomingToRequest(
   let headers = headersAsText(req.rawHeaders);
   if (forwarded !== null && trustForwardedHost && forwarded.host !== null) {
     headers = withHost(headers, forwarded.host);
+  } else if (authority !== '') {
+    headers = withHost(headers, authority);
   }
   return {
     method: req.method!,

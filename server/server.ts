@@ -1,10 +1,16 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
 import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
-import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import {
+  AbortedError,
+  BadResponseError,
+  ConfigError,
+  FpmBridgeError,
+  NotImplementedError,
+} from '../proxy/errors.ts';
 import type { Logger } from '../proxy/log.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
@@ -79,6 +85,13 @@ export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): S
     if (!(limit > 0 && declared !== undefined && Number(declared) > limit)) res.writeContinue();
     server.emit('request', req, res);
   });
+  // CONNECT (a tunnel request) is not something a PHP front does; without this Node would just hang up.
+  server.on('connect', (_req, socket: Duplex) => {
+    const text = '501 Not Implemented\n';
+    socket.end(
+      `HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+    );
+  });
   server.setTimeout(config.idleTimeout);
   if (separate) {
     const side = createMetricsServer(new Endpoints(bridge, config.healthPath, config.metricsPath, metrics));
@@ -104,6 +117,12 @@ async function handle(
     if (limit > 0 && Number(declared) > limit) throw bodyTooLarge(limit);
     if (declared !== '0') body = req;
   } else if (req.headers['transfer-encoding'] !== undefined) {
+    // Node has removed the chunked framing; any other coding would reach PHP still applied, unannounced.
+    if (req.headers['transfer-encoding'].trim().toLowerCase() !== 'chunked') {
+      throw new NotImplementedError(
+        `request body in "Transfer-Encoding: ${req.headers['transfer-encoding'].slice(0, 40)}": only chunked is understood`,
+      );
+    }
     // php-fpm reads exactly CONTENT_LENGTH bytes, so a chunked body must be complete before it is sent.
     spooled = await spoolBody(req, limit);
     body = spooled.body;

@@ -179,6 +179,18 @@ function basicAuth(p: string[], value: string): void {
 }
 
 /**
+ * Refuses a request with a second or invalid Host header ({@link checkHost}) before it is routed, so that
+ * static files and redirects hold to RFC 9112 §3.2 as PHP requests do.
+ */
+export function checkHostHeaders(headers: readonly string[]): void {
+  let host: string | null = null;
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = headers[i]!;
+    if (name.length === 4 && name.toLowerCase() === 'host') host = checkHost(host, headers[i + 1]!);
+  }
+}
+
+/**
  * The one Host header, checked as nginx's ngx_http_validate_host does: SERVER_NAME comes from it, and apps
  * build absolute URLs (password-reset links) with it. RFC 9112 §3.2: a second Host, or an invalid one, is 400.
  */

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { SPOOL_MEMORY_LIMIT } from '../../server/spool.ts';
 import { type DumpBody, FIXTURES_DOCROOT, waitFor } from '../support/bridge.ts';
 import { startFront, type TestFront } from '../support/front.ts';
+import { rawRequest } from '../support/raw-http.ts';
 
 interface Reply {
   status: number;
@@ -307,6 +308,54 @@ describe('standalone front: header bytes beyond ASCII', () => {
     const res = await send(f.port, { path: '/utf8-headers.php' });
     assert.equal(res.headers['x-name'], bytes('Zoë'));
     assert.equal(res.headers['content-disposition'], bytes('attachment; filename="café.txt"'));
+  });
+});
+
+describe('standalone front: request framing and Host', () => {
+  let f: TestFront;
+  before(async () => {
+    f = await startFront();
+  });
+  after(() => f.close());
+
+  it('answers 400 to a second or invalid Host also for a static file (RFC 9112 §3.2)', async () => {
+    const twice = await rawRequest(
+      f.port,
+      'GET /hello.txt HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(twice.status, 400);
+    const path = await rawRequest(
+      f.port,
+      'GET /hello.txt HTTP/1.1\r\nHost: a/../b\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(path.status, 400);
+  });
+
+  it("takes an absolute-form target's host as the Host (RFC 9112 §3.2.2)", async () => {
+    const res = await rawRequest(
+      f.port,
+      'GET http://example.com:8080/dump.php?q=1 HTTP/1.1\r\nHost: other\r\nConnection: close\r\n\r\n',
+    );
+    const dump = JSON.parse(res.body.toString()) as DumpBody;
+    assert.equal(dump.server.HTTP_HOST, 'example.com:8080');
+    assert.equal(dump.server.SERVER_NAME, 'example.com');
+    assert.equal(dump.server.REQUEST_URI, '/dump.php?q=1');
+  });
+
+  it('answers 501 to a body in a transfer coding other than chunked, without running PHP', async () => {
+    const before = f.t.dispatched.length;
+    const res = await rawRequest(
+      f.port,
+      'POST /dump.php HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\nConnection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n',
+    );
+    assert.equal(res.status, 501);
+    assert.equal(res.body.toString(), '501 Not Implemented\n');
+    assert.equal(f.t.dispatched.length, before);
+  });
+
+  it('answers 501 to CONNECT instead of hanging up', async () => {
+    const res = await rawRequest(f.port, 'CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n');
+    assert.equal(res.status, 501);
   });
 });
 
