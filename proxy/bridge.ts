@@ -69,7 +69,7 @@ export class Bridge {
   /** What the request runs or serves. Throws BadRequestError (400) or NotFoundError (404). */
   route(req: ProxyRequest): Route {
     checkHostHeaders(req.headers);
-    return this.router.route(decodePath(req.path), req.query, req.path);
+    return this.router.route(decodePath(req.path), req.query);
   }
 
   /** Runs the script; resolves when PHP's headers are in, the body streams after. */

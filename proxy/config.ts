@@ -175,7 +175,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'enum',
     values: ['follow', 'within-docroot'],
     defaultText: '`follow`',
-    meaning: '`within-docroot` refuses files reached through a symlink that leaves the docroot',
+    meaning: '`within-docroot` refuses files reached through a symlink that leaves the docroot (needs `checkFiles: true`)',
     default: () => 'follow',
   },
   {
@@ -616,6 +616,11 @@ export async function loadConfig(options: LoadOptions): Promise<{ config: Config
   if (!isDir(result.docroot)) {
     throw new ConfigError(
       `"docroot" ${result.docroot} is not a directory — point it at your app's public folder`,
+    );
+  }
+  if (result.symlinks === 'within-docroot' && !result.checkFiles) {
+    throw new ConfigError(
+      '"symlinks: within-docroot" needs "checkFiles: true": with checkFiles off fpm-bridge never looks at the files, so it could not refuse a symlink that leaves the docroot',
     );
   }
   return { config: result, file };

@@ -43,29 +43,23 @@ export class TrustedProxies {
 
   /**
    * The original client as the trusted chain reports it: the right-most X-Forwarded-For entry that is not
-   * itself a trusted proxy (entries left of it could be forged by the client), and the scheme, port and
-   * host the first proxy saw. Returns null when `peer` is not trusted.
+   * itself a trusted proxy (entries left of it could be forged by the client; an entry that is no IP
+   * address ends the walk, leaving the last trusted hop), and the scheme, port and host from the right-most
+   * value of their headers — the one the trusted proxy next to us set; a proxy that appends rather than
+   * replaces would otherwise let the client choose them. Returns null when `peer` is not trusted.
    */
   resolve(peer: string, headers: NodeJS.Dict<string | string[]>): Forwarded | null {
     if (!this.trusts(peer)) return null;
-    const chain = ([] as string[])
-      .concat(headers['x-forwarded-for'] ?? [])
-      .join(',')
-      .split(',')
-      .map((s) => s.trim())
-      .filter((s) => s !== '');
+    const chain = values(headers['x-forwarded-for']);
     let client = peer;
     for (let i = chain.length - 1; i >= 0; i--) {
+      if (isIP(chain[i]!) === 0) break;
       client = chain[i]!;
       if (!this.trusts(client)) break;
     }
-    const first = (name: string) => {
-      const v = headers[name];
-      const text = Array.isArray(v) ? v[0] : v;
-      return text === undefined ? null : text.split(',')[0]!.trim();
-    };
-    const proto = first('x-forwarded-proto');
-    const port = first('x-forwarded-port');
+    const last = (name: string) => values(headers[name]).at(-1) ?? null;
+    const proto = last('x-forwarded-proto');
+    const port = last('x-forwarded-port');
     return {
       remoteAddress: client,
       https: proto === 'https',
@@ -77,7 +71,17 @@ export class TrustedProxies {
             : proto === 'https'
               ? 443
               : 80,
-      host: first('x-forwarded-host'),
+      host: last('x-forwarded-host'),
     };
   }
+}
+
+/** A header's comma-separated values across its repeats, trimmed, empty ones dropped. */
+function values(header: string | string[] | undefined): string[] {
+  return ([] as string[])
+    .concat(header ?? [])
+    .join(',')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { headersAsText } from '../proxy/cgi/header-text.ts';
+import { checkHostHeaders } from '../proxy/cgi/params.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { BadRequestError } from '../proxy/errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
@@ -44,10 +45,12 @@ export function incomingToRequest(
   // node:http hands header bytes over one char per byte; PHP must get the bytes the client sent, and the
   // FastCGI encoder writes UTF-8.
   let headers = headersAsText(req.rawHeaders);
-  if (forwarded !== null && trustForwardedHost && forwarded.host !== null) {
-    headers = withHost(headers, forwarded.host);
-  } else if (authority !== '') {
-    headers = withHost(headers, authority);
+  const replacement =
+    forwarded !== null && trustForwardedHost && forwarded.host !== null ? forwarded.host : authority;
+  if (replacement !== '') {
+    // The Host headers being replaced must still be valid ones: two Hosts are a 400 whatever stands in.
+    checkHostHeaders(headers);
+    headers = withHost(headers, replacement);
   }
   return {
     method: req.method!,

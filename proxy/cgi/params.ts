@@ -104,6 +104,7 @@ export class ParamsBuilder {
     const headers = req.headers;
     const firstHeader = p.length;
     let host: string | null = null;
+    let authorized = false;
     for (let i = 0; i < headers.length; i += 2) {
       const raw = headers[i]!;
       const value = headers[i + 1]!;
@@ -119,7 +120,14 @@ export class ParamsBuilder {
         continue;
       }
       if (name === 'HTTP_HOST') host = checkHost(host, value);
-      else if (name === 'HTTP_AUTHORIZATION') basicAuth(p, value);
+      else if (name === 'HTTP_AUTHORIZATION') {
+        // Two would give PHP_AUTH_USER from the first and REMOTE_USER from the last: nginx refuses them too.
+        if (authorized) {
+          throw new BadRequestError('the request has more than one Authorization header');
+        }
+        authorized = true;
+        basicAuth(p, value);
+      }
       appendOrJoin(p, firstHeader, name, value, name === 'HTTP_COOKIE' ? '; ' : ', ');
     }
     p.push('SERVER_NAME', host === null || host === '' ? req.serverAddress : hostName(host));

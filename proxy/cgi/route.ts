@@ -1,4 +1,5 @@
 import { realpathSync, type Stats, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { NotFoundError } from '../errors.ts';
 import { printable } from './path.ts';
 
@@ -50,14 +51,15 @@ export class Router {
     this.realDocroot = options.symlinksWithinDocroot ? safeRealpath(options.docroot) : options.docroot;
   }
 
-  /**
-   * `path` is decoded; `query` and `rawPath` (as the client sent them, '' for no query) only feed the
-   * redirect that adds a directory's slash: its Location must be the client's own encoding (a decoded `%3F`
-   * would become a query, a decoded space an invalid URI).
-   */
-  route(path: string, query: string, rawPath = path): Route {
+  /** `path` is decoded and normalised; `query` (raw, '' if none) only feeds redirects. */
+  route(path: string, query: string): Route {
     const o = this.options;
     if (o.frontControllerOnly) return this.front(path);
+    // Dotfiles and dot-directories (.git, .env, .hidden/x.php) are neither served nor run, nor handed to
+    // the front controller: the hardening every nginx guide adds (`location ~ /\.(?!well-known)`).
+    if (hasDotSegment(path)) {
+      throw new NotFoundError(`"${printable(path)}" is not served: nothing under a dot-name is`);
+    }
     const split = o.pathInfo.exec(path);
     const scriptName = split?.[1];
     if (scriptName !== undefined && this.isScript(scriptName)) {
@@ -71,20 +73,30 @@ export class Router {
     }
     const stats = this.stat(path);
     if (stats?.isFile()) {
-      if (this.looksLikeScript(path) || hasDotSegment(path)) {
+      if (this.looksLikeScript(path)) {
         throw new NotFoundError(
-          `"${printable(path)}" is not served: scripts run only through the path-info split, dotfiles never`,
+          `"${printable(path)}" is not served: scripts run only through the path-info split`,
         );
       }
-      if (o.staticFiles) return { kind: 'static', filename: this.filename(path), stats };
-      return this.front(path);
+      if (!o.staticFiles) return this.front(path);
+      const filename = this.filename(path);
+      // A symlink is judged by what it points at too: `config.txt -> config.php` would serve PHP source.
+      const target = basename(safeRealpath(filename));
+      if (target.charCodeAt(0) === 0x2e || this.looksLikeScript(target)) {
+        throw new NotFoundError(
+          `"${printable(path)}" is not served: it is a symlink to a script or a dotfile (${printable(target)})`,
+        );
+      }
+      return { kind: 'static', filename, stats };
     }
     if (stats?.isDirectory()) {
       const dir = path.endsWith('/') ? path : `${path}/`;
       const index = dir + o.index;
       if (this.isFile(index)) {
         if (dir !== path) {
-          const location = `${rawPath}/`;
+          // Built from the normalised path, encoded again: the client's own form could start with `//`
+          // (another host: an open redirect) once its `%2f..%2f` were resolved.
+          const location = dir.split('/').map(encodeURIComponent).join('/');
           return { kind: 'redirect', location: query === '' ? location : `${location}?${query}` };
         }
         return { kind: 'script', scriptName: index, pathInfo: '' };

@@ -123,6 +123,19 @@ describe('loadConfig', () => {
     );
   });
 
+  it('refuses symlinks: within-docroot with checkFiles off, which could not enforce it', async () => {
+    await configError(
+      () =>
+        loadConfig({
+          mode: 'serve',
+          base: app(),
+          env: {},
+          overrides: { symlinks: 'within-docroot', checkFiles: false },
+        }),
+      '"symlinks: within-docroot" needs "checkFiles: true": with checkFiles off fpm-bridge never looks at the files, so it could not refuse a symlink that leaves the docroot',
+    );
+  });
+
   it('refuses a basePath that is not a path', async () => {
     await configError(
       () => loadConfig({ mode: 'lambda', base: app(), env: { FPM_BRIDGE_BASE_PATH: 'api' } }),

@@ -342,6 +342,14 @@ describe('standalone front: request framing and Host', () => {
     assert.equal(dump.server.REQUEST_URI, '/dump.php?q=1');
   });
 
+  it('answers 400 to two Host headers also when an absolute-form target names the host', async () => {
+    const res = await rawRequest(
+      f.port,
+      'GET http://evil.example/dump.php HTTP/1.1\r\nHost: a.example\r\nHost: b.example\r\nConnection: close\r\n\r\n',
+    );
+    assert.equal(res.status, 400);
+  });
+
   it('answers 501 to a body in a transfer coding other than chunked, without running PHP', async () => {
     const before = f.t.dispatched.length;
     const res = await rawRequest(
@@ -525,10 +533,18 @@ describe('standalone front: static files', () => {
     assert.deepEqual(res.body, Buffer.alloc(0));
   });
 
-  it('redirects a directory to its slash with the path as the client encoded it, query kept', async () => {
-    const res = await send(f.port, { path: '/s%75b?x=%20' });
+  it('redirects a directory to its slash on this host, whatever the client encoded (no open redirect)', async () => {
+    // Normalised, `//evil.example/a%2f..%2f..%2fsub` is `/sub`; its raw form plus a slash would send a
+    // browser to evil.example.
+    const res = await rawRequest(
+      f.port,
+      'GET //evil.example/a%2f..%2f..%2fsub?x=%20 HTTP/1.1\r\nHost: app.example\r\nConnection: close\r\n\r\n',
+    );
     assert.equal(res.status, 308);
-    assert.equal(res.headers.location, '/s%75b/?x=%20');
+    assert.deepEqual(
+      res.headers.filter(([name]) => name === 'location'),
+      [['location', '/sub/?x=%20']],
+    );
   });
 
   it('never serves PHP source, a dotfile or a directory listing', async () => {
@@ -604,6 +620,25 @@ describe('standalone front: trusted proxies', () => {
     assert.equal(s.HTTP_HOST, 'www.example.com');
     assert.equal(s.SERVER_NAME, 'www.example.com');
     assert.equal('REMOTE_PORT' in s, false);
+  });
+
+  it('takes the scheme and host the trusted proxy set (the right-most values), not what the client added', async () => {
+    const res = await send(f.port, {
+      path: '/dump.php',
+      headers: { 'X-Forwarded-Proto': 'https, http', 'X-Forwarded-Host': 'evil.example, good.example' },
+    });
+    const s = (JSON.parse(res.body.toString()) as DumpBody).server;
+    assert.equal('HTTPS' in s, false);
+    assert.equal(s.SERVER_PORT, '80');
+    assert.equal(s.SERVER_NAME, 'good.example');
+  });
+
+  it('stops at an X-Forwarded-For entry that is no IP address, keeping the last trusted hop', async () => {
+    const res = await send(f.port, {
+      path: '/dump.php',
+      headers: { 'X-Forwarded-For': '203.0.113.9, <svg/onload=x>, 10.1.2.3' },
+    });
+    assert.equal((JSON.parse(res.body.toString()) as DumpBody).server.REMOTE_ADDR, '10.1.2.3');
   });
 });
 

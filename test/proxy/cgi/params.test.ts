@@ -432,6 +432,13 @@ describe('ParamsBuilder: Authorization', () => {
     }
   });
 
+  test('two Authorization headers are a 400: PHP_AUTH_USER and REMOTE_USER would name different users', () => {
+    assert.throws(
+      () => build({ headers: ['Authorization', basic('admin:x'), 'Authorization', basic('guest:y')] }),
+      { name: 'BadRequestError', message: 'the request has more than one Authorization header' },
+    );
+  });
+
   test('hideHeaders can hide it, and then no AUTH_TYPE or REMOTE_USER is derived either', () => {
     const p = build({ headers: ['Authorization', basic('alice:pw')] }, { hideHeaders: ['AUTHORIZATION'] });
     assert.equal(p.has('HTTP_AUTHORIZATION'), false);

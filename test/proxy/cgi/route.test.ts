@@ -98,9 +98,52 @@ describe('Router with the default options (try_files $uri $uri/ /index.php)', ()
       { kind: 'redirect', location: '/sub/?p=2&q=%20' },
     ],
   ];
-  test("the redirect's Location is the client's raw path with the slash, not the decoded one", () => {
-    // `/s%75b` is `/sub` encoded: a decoded `%3F` or `%20` in a Location would change or break the URI.
-    assert.deepEqual(r.route('/sub', 'x=1', '/s%75b'), { kind: 'redirect', location: '/s%75b/?x=1' });
+  test('nothing under a dot-name runs or is served, scripts and directories included; /.well-known/ is', () => {
+    for (const path of ['/.git/x.php', '/.git/x.php/foo', '/.hidden/', '/.env.php', '/sub/.x/y']) {
+      assert.throws(() => r.route(path, ''), {
+        name: 'NotFoundError',
+        message: `"${path}" is not served: nothing under a dot-name is`,
+      });
+    }
+    assert.deepEqual(r.route('/.well-known/nothing', ''), FRONT);
+  });
+
+  test('a symlink to a script or a dotfile is not served as a static file, whatever its own name', () => {
+    const docroot = mkdtempSync(join(tmpdir(), 'fpm-bridge-route-'));
+    try {
+      writeFileSync(join(docroot, 'config.php'), '<?php $password = 1;');
+      writeFileSync(join(docroot, '.env'), 'SECRET=1');
+      writeFileSync(join(docroot, 'real.txt'), 'text');
+      symlinkSync('config.php', join(docroot, 'config.txt'));
+      symlinkSync('.env', join(docroot, 'env.txt'));
+      symlinkSync('real.txt', join(docroot, 'alias.txt'));
+      const links = router({ docroot });
+      assert.throws(() => links.route('/config.txt', ''), {
+        name: 'NotFoundError',
+        message: '"/config.txt" is not served: it is a symlink to a script or a dotfile (config.php)',
+      });
+      assert.throws(() => links.route('/env.txt', ''), NotFoundError);
+      assert.equal(links.route('/alias.txt', '').kind, 'static');
+    } finally {
+      rmSync(docroot, { recursive: true, force: true });
+    }
+  });
+
+  test("the redirect's Location is the normalised path, percent-encoded", () => {
+    const docroot = mkdtempSync(join(tmpdir(), 'fpm-bridge-route-'));
+    try {
+      for (const dir of ['q?x', 'sp ace', 'é']) {
+        mkdirSync(join(docroot, dir));
+        writeFileSync(join(docroot, dir, 'index.php'), '');
+      }
+      const odd = router({ docroot });
+      // Decoded `?` would start a query, a space is no URI, and the raw form could start with `//`.
+      assert.deepEqual(odd.route('/q?x', ''), { kind: 'redirect', location: '/q%3Fx/' });
+      assert.deepEqual(odd.route('/sp ace', 'a=1'), { kind: 'redirect', location: '/sp%20ace/?a=1' });
+      assert.deepEqual(odd.route('/é', ''), { kind: 'redirect', location: '/%C3%A9/' });
+    } finally {
+      rmSync(docroot, { recursive: true, force: true });
+    }
   });
   for (const [what, path, query, expected] of cases) {
     test(`${what}: ${JSON.stringify(path)}`, () => {
