@@ -317,13 +317,20 @@ class LambdaRuntime {
       contentLength: body.length,
       extraParams: ['LAMBDA_INVOCATION_CONTEXT', JSON.stringify(context)],
     };
-    const response = await this.bridge.buffer(
-      request,
-      route,
-      body,
-      context.awsRequestId,
-      this.deadline(context),
-    ).response;
+    let response: Awaited<ReturnType<Bridge['buffer']>['response']>;
+    try {
+      response = await this.bridge.buffer(
+        request,
+        route,
+        body,
+        context.awsRequestId,
+        this.deadline(context),
+      ).response;
+    } catch (err) {
+      // As for HTTP events: the worker still runs the script; the next invocation must find it free.
+      if (err instanceof TimeoutError) await this.recycle(context.awsRequestId);
+      throw err;
+    }
     const text = response.body.toString('utf8');
     if (response.status < 200 || response.status > 299) {
       throw new Error(

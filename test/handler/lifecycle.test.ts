@@ -162,6 +162,25 @@ describe('Lambda handler: eventsScript', () => {
   });
 });
 
+describe('Lambda handler: eventsScript past the invocation time', () => {
+  let app: LambdaApp;
+  before(async () => {
+    app = await start({ eventsScript: 'sleep.php' });
+  });
+  after(() => app.close());
+
+  it('fails the invocation and restarts php-fpm, so the next invocation finds its worker free', async () => {
+    const supervisor = app.bridge.backend.supervisor!;
+    const restarts = supervisor.restarts;
+    await assert.rejects(app.handler(loadEvent('other', 'sqs'), fakeContext({ remainingMs: 1500 })), {
+      code: 'FPM_BRIDGE_ERR_TIMEOUT',
+    });
+    assert.equal(supervisor.restarts, restarts + 1);
+    const next = (await app.handler(get('/hello.txt'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+    assert.equal(next.statusCode, 200);
+  });
+});
+
 describe('Lambda handler: limits and faults', () => {
   const log: LogEntry[] = [];
   let app: LambdaApp;
