@@ -319,13 +319,8 @@ class LambdaRuntime {
     };
     let response: Awaited<ReturnType<Bridge['buffer']>['response']>;
     try {
-      response = await this.bridge.buffer(
-        request,
-        route,
-        body,
-        context.awsRequestId,
-        this.deadline(context),
-      ).response;
+      response = await this.bridge.buffer(request, route, body, context.awsRequestId, this.deadline(context))
+        .response;
     } catch (err) {
       // As for HTTP events: the worker still runs the script; the next invocation must find it free.
       if (err instanceof TimeoutError) await this.recycle(context.awsRequestId);

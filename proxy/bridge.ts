@@ -20,7 +20,7 @@ import {
 
 export const SERVER_SOFTWARE = `fpm-bridge/${pkg.version}`;
 
-/** Methods a request can be sent twice with (RFC 9110 §9.2.2), when php-fpm provably never ran it. */
+/** Methods a request can be sent twice with (RFC 9110 §9.2.2): see FcgiRequest.resendOnClose. */
 const IDEMPOTENT = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE']);
 
 export type ScriptRoute = Extract<Route, { kind: 'script' }>;
@@ -100,12 +100,14 @@ export class Bridge {
     body: Buffer | Readable | null,
     timeout: number,
   ): FcgiRequest {
+    const replayable = body === null || Buffer.isBuffer(body);
     return {
       params: this.params.build(req, route),
       body,
       contentLength: req.contentLength ?? 0,
       timeout,
-      retryable: IDEMPOTENT.has(req.method) && (body === null || Buffer.isBuffer(body)),
+      retryable: replayable,
+      resendOnClose: replayable && this.backend.supervisor === null && IDEMPOTENT.has(req.method),
     };
   }
 

@@ -175,7 +175,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'enum',
     values: ['follow', 'within-docroot'],
     defaultText: '`follow`',
-    meaning: '`within-docroot` refuses files reached through a symlink that leaves the docroot (needs `checkFiles: true`)',
+    meaning:
+      '`within-docroot` refuses files reached through a symlink that leaves the docroot (needs `checkFiles: true`)',
     default: () => 'follow',
   },
   {

@@ -166,14 +166,18 @@ export class Connection implements RecordSink {
       this.owner.onConnectionFree(this);
       return;
     }
+    // EPIPE on the write that carries the whole request: php-fpm had closed the connection already.
+    const sent = (err: Error | null | undefined) => {
+      if ((err as NodeJS.ErrnoException | null | undefined)?.code === 'EPIPE') ex.unsent = true;
+    };
     if (inline !== null) {
       ex.bodySent = true;
-      this.socket.write(head);
+      this.socket.write(head, sent);
     } else if (Buffer.isBuffer(body)) {
       this.socket.cork();
       this.socket.write(head);
       this.writeStdin(id, body);
-      this.socket.write(encodeStreamEnd(STDIN, id));
+      this.socket.write(encodeStreamEnd(STDIN, id), sent);
       this.socket.uncork();
       ex.bodySent = true;
     } else {
@@ -416,8 +420,15 @@ export class Connection implements RecordSink {
           if (!this.owner.failover(ex)) ex.fail(connectErr);
         } else if (shared !== null) {
           ex.fail(shared);
-        } else if (!ex.received && ex.reusedConnection && ex.request.retryable === true && !ex.retried) {
-          // php-fpm closed a kept connection (pm.max_requests, restart) as we wrote to it: no script ran.
+        } else if (
+          !ex.received &&
+          !ex.retried &&
+          ex.request.retryable === true &&
+          (ex.unsent || (ex.reusedConnection && ex.request.resendOnClose === true))
+        ) {
+          // php-fpm had closed this kept connection before the request was written (a worker that exited
+          // after pm.max_requests, or died while idle): no script saw it. Or, where allowed, the kept
+          // connection closed before any response byte, which is that same race seen late.
           ex.retried = true;
           ex.connection = null;
           this.owner.redispatch(ex);

@@ -16,10 +16,19 @@ export interface FcgiRequest {
   /** Total time allowed from dispatch to END_REQUEST, in ms; 0 = none. */
   timeout?: number;
   /**
-   * The request may be sent again if a reused connection closes before one response byte arrives (php-fpm
-   * closing a kept connection as we write to it). Only set for idempotent methods with a Buffer or no body.
+   * The request can be sent again (its body is a Buffer or none). It is, once, when php-fpm provably never
+   * got it: the kept connection it was written to had already been closed by php-fpm (EPIPE: a worker that
+   * exited after `pm.max_requests`, or died while idle). Whatever the method: no script saw it.
    */
   retryable?: boolean;
+  /**
+   * Also send it again when a reused kept connection closes before any response byte. That is how the
+   * `pm.max_requests` race usually looks (php-fpm half-closes after its last response and discards what
+   * arrives), but a worker that crashed while running the script looks the same: PHP may have run it. Only
+   * for idempotent methods (nginx's rule), and never with the php-fpm fpm-bridge spawns, whose workers
+   * have no max_requests: there a close is a crash, and a crash is answered 502, not run twice.
+   */
+  resendOnClose?: boolean;
 }
 
 /** Receives one request's response, record by record (the undici dispatcher handler shape). */
@@ -41,8 +50,10 @@ export interface FcgiHandler {
 export class Exchange {
   requestId = 0;
   connection: Connection | null = null;
-  /** Started on a connection that had served requests before (see FcgiRequest.retryable). */
+  /** Started on a connection that had served requests before (see FcgiRequest.resendOnClose). */
   reusedConnection = false;
+  /** Its write found the connection already closed by php-fpm: no byte of it arrived (see FcgiRequest.retryable). */
+  unsent = false;
   /** Any record for this request has arrived. */
   received = false;
   /** The whole body (and the empty STDIN record) has been written. */

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { after, before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
@@ -8,9 +11,10 @@ import type { ResponseStreamFactory } from '../../handler/runtime.ts';
 import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
 import type { Config } from '../../proxy/config.ts';
 import { BadEventError } from '../../proxy/errors.ts';
-import { FIXTURES_DOCROOT, type LogEntry, recordingLogger } from '../support/bridge.ts';
+import { FIXTURES_DOCROOT, type LogEntry, recordingLogger, waitFor } from '../support/bridge.ts';
 import { type EventName, loadEvent } from '../support/events.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { childrenOf } from '../support/proc.ts';
 
 const TASK_ROOT = fileURLToPath(new URL('../fixtures/task', import.meta.url));
 
@@ -204,9 +208,31 @@ describe('Lambda handler: limits and faults', () => {
     assert.ok(log.some((e) => e.fields.code === 'FPM_BRIDGE_ERR_TIMEOUT'));
   });
 
+  it('answers 502 to a GET whose worker is killed while PHP runs it, without running it again', async () => {
+    const name = `killed-${process.pid}`;
+    const file = join(tmpdir(), `ran-${name}.log`);
+    rmSync(file, { force: true });
+    try {
+      const supervisor = app.bridge.backend.supervisor!;
+      const running = app.handler(get('/ran.php', `name=${name}&s=10`), fakeContext({ remainingMs: 20_000 }));
+      await waitFor(() => existsSync(file), 'the script to start');
+      for (const worker of childrenOf(supervisor.pid!)) process.kill(worker, 'SIGKILL');
+      const result = (await running) as APIGatewayProxyStructuredResultV2;
+      assert.equal(result.statusCode, 502);
+      assert.equal(readFileSync(file, 'utf8'), 'ran\n');
+      const next = (await app.handler(get('/hello.txt'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.equal(next.statusCode, 200);
+    } finally {
+      rmSync(file, { force: true });
+    }
+  });
+
   it('serves the next request after php-fpm was killed between invocations', async () => {
     const supervisor = app.bridge.backend.supervisor!;
+    const restarts = supervisor.restarts;
     process.kill(supervisor.pid!, 'SIGKILL');
+    // Between invocations: the supervisor has seen it die (and killed the workers it left) before the next.
+    await waitFor(() => supervisor.restarts === restarts + 1, 'the supervisor to see php-fpm die');
     const result = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
     assert.equal(result.statusCode, 200);
   });

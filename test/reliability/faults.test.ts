@@ -37,11 +37,10 @@ describe('php-fpm killed with SIGKILL under load', () => {
       const workers = childrenOf(master);
       assert.equal(workers.length, 2);
 
-      // POST: a GET that dies with its worker before any byte of the answer is sent once more on a kept
-      // connection (php-fpm may just have closed it), so only a POST shows what the client of a crash gets.
-      // The two that run sleep long enough to be running still when php-fpm is killed, however loaded the
-      // machine; the four queued behind them are quick once php-fpm is back.
-      const load = Array.from({ length: 6 }, (_, i) => get(f.port, `/sleep.php?s=${i < 2 ? 10 : 0}`, 'POST'));
+      // GETs: with the php-fpm fpm-bridge spawned, a request whose worker dies is never sent again, whatever
+      // its method (PHP may have run it). The two that run sleep long enough to be running still when
+      // php-fpm is killed, however loaded the machine; the four queued behind them are quick once it is back.
+      const load = Array.from({ length: 6 }, (_, i) => get(f.port, `/sleep.php?s=${i < 2 ? 10 : 0}`));
       await waitFor(() => pool.stats.active === 2 && pool.stats.queued === 4, 'two running, four queued');
       // The whole php-fpm, as the OOM killer or a crash takes it: with the master alone killed, an orphaned
       // worker may still finish its script and answer (seen here), which is fine but not this case.

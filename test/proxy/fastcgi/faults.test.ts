@@ -531,12 +531,15 @@ function closesSecondRequestOnFirstConnection(req: FakeRequest): void {
   if (req.connection.index === 0 && req.index === 1) req.connection.destroy();
 }
 
+/** Sent again if a reused connection closes before any response byte (an external php-fpm's max_requests). */
+const RESEND_ON_CLOSE = { retryable: true, resendOnClose: true } as const;
+
 scenario(
-  'a retryable request on a reused connection that closes before any response byte is retried once and succeeds',
+  'with resendOnClose, a request on a reused connection that closes before any response byte is retried once and succeeds',
   { server: { onBegin: closesSecondRequestOnFirstConnection } },
   async ({ server, pool }) => {
     assert.equal((await bufferCgi(pool, request('first')).response).body.toString(), 'ok');
-    const res = await bufferCgi(pool, request('second', { retryable: true })).response;
+    const res = await bufferCgi(pool, request('second', RESEND_ON_CLOSE)).response;
     assert.equal(res.body.toString(), 'ok');
     assert.deepEqual(
       server.requests.map((r) => [r.connection.index, r.index, r.param('X_MARKER')]),
@@ -550,16 +553,46 @@ scenario(
 );
 
 scenario(
-  'a non-retryable request on a reused connection that closes before any response byte fails with UpstreamClosedError',
+  'without resendOnClose, a request the server received on a reused connection that then closes fails with UpstreamClosedError, never sent twice',
   { server: { onBegin: closesSecondRequestOnFirstConnection } },
   async ({ server, pool }) => {
     assert.equal((await bufferCgi(pool, request('first')).response).body.toString(), 'ok');
-    await assert.rejects(bufferCgi(pool, request('second')).response, {
+    await assert.rejects(bufferCgi(pool, request('second', { retryable: true })).response, {
       name: 'UpstreamClosedError',
       code: 'FPM_BRIDGE_ERR_UPSTREAM_CLOSED',
       beforeResponse: true,
     });
     assert.equal(server.requests.length, 2);
+  },
+);
+
+scenario(
+  'a request written to a kept connection the server had already closed (EPIPE) is sent again on a fresh one, whatever the method',
+  {
+    server: {
+      onRequest: (req) => {
+        req.reply();
+        // A worker that exits after its response (pm.max_requests) or dies while idle.
+        if (req.connection.index === 0) req.connection.destroy();
+      },
+    },
+    pool: { maxConns: 1 },
+  },
+  async ({ server, pool }) => {
+    assert.equal((await bufferCgi(pool, request('first')).response).body.toString(), 'ok');
+    // Hold the event loop so the close is not seen before the next request is written to that connection.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    const post = request('second', { retryable: true });
+    post.params = [...post.params.slice(0, 2), 'REQUEST_METHOD', 'POST', 'X_MARKER', 'second'];
+    const res = await bufferCgi(pool, post).response;
+    assert.equal(res.body.toString(), 'ok');
+    assert.deepEqual(
+      server.requests.map((r) => [r.connection.index, r.param('X_MARKER')]),
+      [
+        [0, 'first'],
+        [1, 'second'],
+      ],
+    );
   },
 );
 
@@ -574,7 +607,7 @@ scenario(
   },
   async ({ server, pool }) => {
     assert.equal((await bufferCgi(pool, request('first')).response).body.toString(), 'ok');
-    await assert.rejects(bufferCgi(pool, request('second', { retryable: true })).response, {
+    await assert.rejects(bufferCgi(pool, request('second', RESEND_ON_CLOSE)).response, {
       name: 'UpstreamClosedError',
       beforeResponse: true,
     });
@@ -734,7 +767,7 @@ scenario(
     for (let i = 0; i < 3; i++) {
       // Retryable: whether the close or the next request reaches the client first is a race php-fpm
       // clients must absorb by resending (reference §5, test case 51).
-      const res = await bufferCgi(pool, request(`r${i}`, { retryable: true })).response;
+      const res = await bufferCgi(pool, request(`r${i}`, RESEND_ON_CLOSE)).response;
       assert.equal(res.body.toString(), 'ok');
     }
     // Each request was answered as the first on a connection of its own (a copy the client wrote to the
