@@ -6,7 +6,7 @@ import { decodePath, printable } from './cgi/path.ts';
 import type { ProxyRequest } from './cgi/request.ts';
 import { type Route, Router } from './cgi/route.ts';
 import type { Config } from './config.ts';
-import { ConnectError, type FpmBridgeError } from './errors.ts';
+import { ConnectError, type FpmBridgeError, TimeoutError } from './errors.ts';
 import type { FcgiRequest } from './fastcgi/exchange.ts';
 import type { Logger } from './log.ts';
 import {
@@ -137,6 +137,7 @@ export class Bridge {
     options: CgiCallOptions,
   ): CgiCall<T> {
     const supervisor = this.backend.supervisor;
+    const started = Date.now();
     let current = send(this.backend.dispatcher, request, options);
     let aborted = false;
     const response =
@@ -144,9 +145,15 @@ export class Bridge {
         ? current.response
         : current.response.catch(async (err: FpmBridgeError) => {
             if (aborted || !(err instanceof ConnectError)) throw err;
-            await supervisor.whenReady();
+            // The wait for the restart and the second try share the request's deadline.
+            const budget = request.timeout ?? 0;
+            await withinBudget(
+              supervisor.recover(),
+              budget === 0 ? 0 : Math.max(1, budget - (Date.now() - started)),
+            );
             if (aborted) throw err;
-            current = send(this.backend.dispatcher, request, options);
+            const left = budget === 0 ? 0 : Math.max(1, budget - (Date.now() - started));
+            current = send(this.backend.dispatcher, { ...request, timeout: left }, options);
             return current.response;
           });
     return {
@@ -158,4 +165,25 @@ export class Bridge {
       upstream: () => current.upstream(),
     };
   }
+}
+
+/** `promise`, or a TimeoutError once `ms` have passed (0: no limit). */
+function withinBudget(promise: Promise<void>, ms: number): Promise<void> {
+  if (ms === 0) return promise;
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new TimeoutError(`php-fpm was not back within the request's remaining ${ms} ms`)),
+      Math.max(0, ms),
+    );
+    promise.then(
+      () => {
+        clearTimeout(timer);
+        resolve();
+      },
+      (err: unknown) => {
+        clearTimeout(timer);
+        reject(err);
+      },
+    );
+  });
 }

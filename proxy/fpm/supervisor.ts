@@ -56,6 +56,10 @@ export class PhpFpmSupervisor {
   private startedAt = 0;
   private restartTimer: NodeJS.Timeout | null = null;
   private ready: Promise<void> | null = null;
+  /** Requests waiting to see php-fpm's death ({@link recover}). */
+  private deathWaiters: (() => void)[] = [];
+  /** Fires the pending backoff restart now. */
+  private restartNow: (() => void) | null = null;
   private readonly onProcessExit = () => this.killNow();
 
   constructor(private readonly options: SupervisorOptions) {
@@ -93,13 +97,35 @@ export class PhpFpmSupervisor {
   }
 
   /**
+   * For a request php-fpm refused: resolves once php-fpm is up again. A refused connection can come before
+   * the child's exit is seen (the socket dies first), so while php-fpm still counts as running this waits
+   * up to `graceMs` for its exit to show; a restart held back by the crash-loop backoff starts at once,
+   * since a request is waiting for it. Rejects if the start fails.
+   */
+  async recover(graceMs = 50): Promise<void> {
+    if (this.running) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, graceMs);
+        this.deathWaiters.push(done);
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+    }
+    this.restartNow?.();
+    return this.whenReady();
+  }
+
+  /**
    * Kills php-fpm and every worker at once and starts it again: how a stuck worker (a script past its
    * deadline) is replaced so the next request finds a clean pool.
    */
   async restart(): Promise<void> {
-    if (this.restartTimer !== null) {
-      clearTimeout(this.restartTimer);
-      this.restartTimer = null;
+    // Already dead, its restart waiting out the backoff: start it now (those awaiting `ready` get it).
+    if (this.restartNow !== null) {
+      this.restartNow();
+      return this.ready!;
     }
     const child = this.child;
     if (child !== null && child.exitCode === null && child.signalCode === null) {
@@ -117,7 +143,8 @@ export class PhpFpmSupervisor {
   /** Terminates php-fpm (and its workers) and removes the private directory. */
   async stop(): Promise<void> {
     this.stopping = true;
-    if (this.restartTimer !== null) clearTimeout(this.restartTimer);
+    // A restart waiting out the backoff: settle it (rejected: stopped), so no request waits for ever.
+    this.restartNow?.();
     const child = this.child;
     if (child !== null && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -180,6 +207,7 @@ export class PhpFpmSupervisor {
           this.running = false;
         }
         killGroup(child, 'SIGKILL');
+        for (const wake of this.deathWaiters.splice(0)) wake();
         reject(
           new PhpFpmStartError(
             `php-fpm "${o.binary}" exited during start (${signal ?? `code ${code}`}); its log lines above say why`,
@@ -205,13 +233,18 @@ export class PhpFpmSupervisor {
     const delay = this.backoff;
     this.backoff = Math.min(this.backoff * 2, RESTART_MAX_MS);
     this.ready = new Promise<void>((resolve, reject) => {
-      // Backoff so a php-fpm that dies at once (bad ini, missing extension) does not spin the CPU.
-      this.restartTimer = setTimeout(() => {
+      const relaunch = () => {
+        if (this.restartTimer !== null) clearTimeout(this.restartTimer);
         this.restartTimer = null;
+        this.restartNow = null;
         if (this.stopping) return reject(new PhpFpmStartError('php-fpm was stopped'));
         this.restarts++;
         this.launch().then(resolve, reject);
-      }, delay);
+      };
+      // Backoff so a php-fpm that dies at once (bad ini, missing extension) does not spin the CPU while
+      // nobody waits for it.
+      this.restartTimer = setTimeout(relaunch, delay);
+      this.restartNow = relaunch;
     });
     this.ready.catch(() => {});
   }

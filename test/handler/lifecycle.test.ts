@@ -227,6 +227,16 @@ describe('Lambda handler: limits and faults', () => {
     }
   });
 
+  it('serves a request that arrives the moment php-fpm died: it waits for the restart, then runs', async () => {
+    const supervisor = app.bridge.backend.supervisor!;
+    // The whole php-fpm at once (the OOM killer). The event loop is held while the processes die, so the
+    // request finds the socket dead before the supervisor has seen the exit.
+    process.kill(-supervisor.pid!, 'SIGKILL');
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 100);
+    const result = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+    assert.equal(result.statusCode, 200);
+  });
+
   it('serves the next request after php-fpm was killed between invocations', async () => {
     const supervisor = app.bridge.backend.supervisor!;
     const restarts = supervisor.restarts;

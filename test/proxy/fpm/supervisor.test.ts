@@ -7,7 +7,7 @@ import { PhpFpmNotFoundError, PhpFpmStartError, UpstreamClosedError } from '../.
 import { locatePhpFpm } from '../../../proxy/fpm/locate.ts';
 import { PhpFpmSupervisor } from '../../../proxy/fpm/supervisor.ts';
 import { bufferCgi } from '../../../proxy/upstream.ts';
-import { startBridge } from '../../support/bridge.ts';
+import { startBridge, waitFor } from '../../support/bridge.ts';
 import { startFpm } from '../../support/php-fpm.ts';
 
 function fakeBinaries(...names: string[]): string {
@@ -76,6 +76,39 @@ describe('PhpFpmSupervisor', () => {
     } finally {
       await fpm.stop();
     }
+  });
+
+  it('recover() starts a restart held back by the crash-loop backoff at once, for a waiting request', async () => {
+    const fpm = await startFpm({ workers: 1 });
+    try {
+      // Each quick death doubles the backoff: 100, 200, 400 ms, then 800 ms before the next start.
+      for (let death = 0; death < 4; death++) {
+        const restarts = fpm.supervisor.restarts;
+        process.kill(fpm.supervisor.pid!, 'SIGKILL');
+        if (death < 3) {
+          await waitFor(() => fpm.supervisor.restarts === restarts + 1, 'the restart');
+          await fpm.supervisor.whenReady();
+        } else {
+          await waitFor(() => !fpm.supervisor.running, 'the death to be seen');
+        }
+      }
+      const started = Date.now();
+      await fpm.supervisor.recover();
+      assert.ok(Date.now() - started < 800, `waited ${Date.now() - started} ms`);
+      const res = await bufferCgi(fpm.pool, { params, body: null }).response;
+      assert.equal(res.status, 200);
+    } finally {
+      await fpm.stop();
+    }
+  });
+
+  it('stop() settles a restart still waiting out its backoff, so nobody waits for ever', async () => {
+    const fpm = await startFpm({ workers: 1 });
+    process.kill(fpm.supervisor.pid!, 'SIGKILL');
+    await waitFor(() => !fpm.supervisor.running, 'the death to be seen');
+    const waiting = fpm.supervisor.whenReady();
+    await fpm.stop();
+    await assert.rejects(waiting, { message: 'php-fpm was stopped' });
   });
 
   it('removes its private directory, socket included, when stopped', async () => {
