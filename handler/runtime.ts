@@ -10,7 +10,7 @@ import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
 import { appIniDir } from '../proxy/fpm/layer.ts';
-import { createJsonLogger, type Logger } from '../proxy/log.ts';
+import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
 import { contentType } from '../proxy/mime.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
@@ -62,13 +62,26 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
     appIni === null || loaded.config.phpIni.includes(appIni)
       ? loaded.config
       : { ...loaded.config, phpIni: [appIni, ...loaded.config.phpIni] };
-  const backend = await startBackend(config, log, '/tmp');
+  // An environment runs one invocation at a time: php-fpm's own lines (a worker's death, php://stderr
+  // writes) carry the id of the invocation last started, which is the one they come from or follow.
+  let invocation: string | undefined;
+  const backend = await startBackend(
+    config,
+    withRequestId(log, () => invocation),
+    '/tmp',
+  );
   const bridge = new Bridge(config, backend, log);
   const app = new LambdaRuntime(bridge, config, taskRoot, log);
   return {
     bridge,
-    handler: (event, context) => app.handle(event, context),
-    streamingHandler: (event, stream, context, from) => app.stream(event, stream, context, from),
+    handler: (event, context) => {
+      invocation = context.awsRequestId;
+      return app.handle(event, context);
+    },
+    streamingHandler: (event, stream, context, from) => {
+      invocation = context.awsRequestId;
+      return app.stream(event, stream, context, from);
+    },
     close: () => backend.close(),
   };
 }
@@ -97,7 +110,9 @@ class LambdaRuntime {
     if (isWarmer(event)) return { warmed: true };
     if (isCliEvent(event)) {
       const php = locatePhp(this.config.phpBinary);
-      return runCli(php, event.cli, this.taskRoot, this.deadline(context));
+      const timeout = this.deadline(context);
+      if (timeout === null) throw this.outOfTime(context);
+      return runCli(php, event.cli, this.taskRoot, timeout);
     }
     const adapter = ADAPTERS.find((a) => a.matches(event));
     if (adapter === undefined) {
@@ -120,14 +135,15 @@ class LambdaRuntime {
       head = { status: 200, statusText: 'OK', headers: ['Content-Type', contentType(p.filename)] };
       body = readFileSync(p.filename);
     } else {
+      const timeout = this.deadline(context);
+      if (timeout === null) {
+        return adapter.toResult(
+          event,
+          withoutBodyIf(this.errorResponse(this.outOfTime(context), requestId), isHead),
+        );
+      }
       try {
-        const response = await this.bridge.buffer(
-          lr.request,
-          p.route,
-          lr.body,
-          requestId,
-          this.deadline(context),
-        ).response;
+        const response = await this.bridge.buffer(lr.request, p.route, lr.body, requestId, timeout).response;
         // JSON carries text: header bytes PHP sent as UTF-8 must arrive as the characters they encode.
         head = {
           status: response.status,
@@ -215,9 +231,14 @@ class LambdaRuntime {
       const type = ['Content-Type', contentType(p.filename)];
       return send(200, type, isHead ? '' : createReadStream(p.filename));
     }
+    const timeout = this.deadline(context);
+    if (timeout === null) {
+      const r = this.errorResponse(this.outOfTime(context), requestId);
+      return send(r.status, r.headers, r.body);
+    }
     try {
       // Inside the try: building the params can refuse the request (two Host headers → 400).
-      const call = this.bridge.stream(p.lr.request, p.route, p.lr.body, requestId, this.deadline(context));
+      const call = this.bridge.stream(p.lr.request, p.route, p.lr.body, requestId, timeout);
       const response = await call.response;
       // Streamed metadata is JSON too: see http().
       await send(response.status, headersAsText(response.headers), response.body);
@@ -272,9 +293,20 @@ class LambdaRuntime {
   }
 
   /** ms PHP may run: the invocation's remaining time less the margin, and `timeout` if smaller. */
-  private deadline(context: Context): number {
-    const remaining = Math.max(1, context.getRemainingTimeInMillis() - this.config.timeoutMargin);
+  /**
+   * The time a request may run: the invocation's remaining time minus `timeoutMargin`, at most `timeout`.
+   * Null when nothing is left: the request is not sent, so no PHP starts that could not finish.
+   */
+  private deadline(context: Context): number | null {
+    const remaining = context.getRemainingTimeInMillis() - this.config.timeoutMargin;
+    if (remaining <= 0) return null;
     return this.config.timeout > 0 ? Math.min(this.config.timeout, remaining) : remaining;
+  }
+
+  private outOfTime(context: Context): TimeoutError {
+    return new TimeoutError(
+      `the invocation has ${context.getRemainingTimeInMillis()} ms left, no more than "timeoutMargin" (${this.config.timeoutMargin} ms): PHP was not started — raise the function's timeout`,
+    );
   }
 
   /** After a timeout the worker is still running the script: replace php-fpm so the next request is clean. */
@@ -317,10 +349,11 @@ class LambdaRuntime {
       contentLength: body.length,
       extraParams: ['LAMBDA_INVOCATION_CONTEXT', JSON.stringify(context)],
     };
+    const timeout = this.deadline(context);
+    if (timeout === null) throw this.outOfTime(context);
     let response: Awaited<ReturnType<Bridge['buffer']>['response']>;
     try {
-      response = await this.bridge.buffer(request, route, body, context.awsRequestId, this.deadline(context))
-        .response;
+      response = await this.bridge.buffer(request, route, body, context.awsRequestId, timeout).response;
     } catch (err) {
       // As for HTTP events: the worker still runs the script; the next invocation must find it free.
       if (err instanceof TimeoutError) await this.recycle(context.awsRequestId);

@@ -352,7 +352,7 @@ export const SETTINGS: readonly Setting[] = [
     values: ['log', 'ignore'],
     defaultText: '`log`',
     meaning:
-      "PHP's log output (`error_log()`, warnings) goes to the log with the request id, or is dropped (`log-stderr`); raw `php://stderr` writes arrive through php-fpm's own log, without one; never to the client",
+      "PHP's log output (`error_log()`, warnings) goes to the log with the request id, or is dropped (`log-stderr`); raw `php://stderr` writes arrive through php-fpm's own log (with the invocation's id on Lambda, without one under `serve`); never to the client",
     default: () => 'log',
   },
   {

@@ -38,3 +38,14 @@ export function createJsonLogger(
   };
   return { debug: make('debug'), info: make('info'), warn: make('warn'), error: make('error') };
 }
+
+/** `log` with `requestId: id()` added to the entries that carry none, whenever id() gives one. */
+export function withRequestId(log: Logger, id: () => string | undefined): Logger {
+  const wrap =
+    (write: Logger['info']) =>
+    (obj: object, msg?: string): void => {
+      const requestId = id();
+      write(requestId === undefined || 'requestId' in obj ? obj : { requestId, ...obj }, msg);
+    };
+  return { debug: wrap(log.debug), info: wrap(log.info), warn: wrap(log.warn), error: wrap(log.error) };
+}

@@ -49,6 +49,8 @@ export class PhpFpmSupervisor {
   restarts = 0;
   /** php-fpm is up and said it is ready to handle connections (false while it starts or restarts). */
   running = false;
+  /** php-fpm was up once: a death is then restarted; a first start that fails is only an error. */
+  private everReady = false;
   private child: ChildProcess | null = null;
   private stopping = false;
   private restarting = false;
@@ -213,7 +215,7 @@ export class PhpFpmSupervisor {
             `php-fpm "${o.binary}" exited during start (${signal ?? `code ${code}`}); its log lines above say why`,
           ),
         );
-        if (!this.stopping && !this.restarting) this.scheduleRestart(code, signal);
+        if (!this.stopping && !this.restarting && this.everReady) this.scheduleRestart(code, signal);
       });
     });
     spawnFailed.catch(() => {});
@@ -223,7 +225,9 @@ export class PhpFpmSupervisor {
       waitForSocket(this.socket, o.startTimeout, o.binary, alive),
       spawnFailed,
     ]).then(() => {
-      if (this.child === child) this.running = true;
+      if (this.child !== child) return;
+      this.running = true;
+      this.everReady = true;
     });
   }
 

@@ -227,6 +227,25 @@ describe('Lambda handler: limits and faults', () => {
     }
   });
 
+  it("tags PHP's log lines with the invocation's request id, php://stderr writes relayed by php-fpm too", async () => {
+    await app.handler(get('/stderr.php'), fakeContext({ awsRequestId: 'tagged-1' }));
+    const line = (text: string) => log.find((e) => e.msg?.includes(text));
+    await waitFor(() => line('via php://stderr') !== undefined, "php-fpm's relay of the php://stderr line");
+    assert.equal(line('via error_log')?.fields.requestId, 'tagged-1');
+    assert.equal(line('via php://stderr')?.fields.requestId, 'tagged-1');
+  });
+
+  it('answers 504 without starting PHP when the invocation has no time left past timeoutMargin', async () => {
+    const supervisor = app.bridge.backend.supervisor!;
+    const restarts = supervisor.restarts;
+    const result = (await app.handler(
+      get('/dump.php'),
+      fakeContext({ remainingMs: 800 }),
+    )) as APIGatewayProxyStructuredResultV2;
+    assert.equal(result.statusCode, 504);
+    assert.equal(supervisor.restarts, restarts);
+  });
+
   it('serves a request that arrives the moment php-fpm died: it waits for the restart, then runs', async () => {
     const supervisor = app.bridge.backend.supervisor!;
     // The whole php-fpm at once (the OOM killer). The event loop is held while the processes die, so the

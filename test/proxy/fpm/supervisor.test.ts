@@ -119,8 +119,9 @@ describe('PhpFpmSupervisor', () => {
     assert.equal(fpm.supervisor.pid, null);
   });
 
-  it('fails the start with the exit status when php-fpm exits at once', async () => {
+  it('fails the start with the exit status when php-fpm exits at once, and does not claim to restart it', async () => {
     const dir = fakeBinaries('php-fpm');
+    const exits: unknown[] = [];
     const supervisor = new PhpFpmSupervisor({
       binary: join(dir, 'php-fpm'),
       workers: 1,
@@ -128,6 +129,7 @@ describe('PhpFpmSupervisor', () => {
       scriptExtensions: ['.php'],
       phpIniDirs: [],
       startTimeout: 5000,
+      onExit: (code) => exits.push(code),
     });
     await assert.rejects(supervisor.start(), (err: unknown) => {
       assert.ok(err instanceof PhpFpmStartError);
@@ -138,6 +140,8 @@ describe('PhpFpmSupervisor', () => {
       );
       return true;
     });
+    assert.deepEqual(exits, []);
+    assert.equal(supervisor.restarts, 0);
     await supervisor.stop();
   });
 });
