@@ -98,6 +98,11 @@ const TABLE: Row[] = [
   { name: 'double encoding is decoded once, never twice (%252e%252e)', request: { target: '/%252e%252e/outside/secret.php' },
     expect: { ran: INDEX, server: { SCRIPT_NAME: '/index.php', REQUEST_URI: '/%252e%252e/outside/secret.php' } } },
 
+  // Dot-names: nothing under them runs or is served; a symlink is judged by its target too.
+  { name: 'a script in a dot-directory', request: { target: '/.git/hook.php' }, expect: { refused: 404 } },
+  { name: 'a script in a dot-directory, with path info', request: { target: '/.git/hook.php/x' }, expect: { refused: 404 } },
+  { name: 'a .txt symlink to a script (its source)', request: { target: '/source.txt' },
+    expect: { serve: { refused: 404 }, lambda: { ran: INDEX } } },
   // Symlinks: followed as nginx does (the admin placed them), refused with symlinks: within-docroot.
   { name: 'a script behind a symlink out of the docroot, followed by default', request: { target: '/linked/secret.php' },
     expect: { ran: 'outside/secret.php', server: { SCRIPT_NAME: '/linked/secret.php' } } },
@@ -260,6 +265,10 @@ require ${JSON.stringify(join(FIXTURES_DOCROOT, 'dump.php'))};
   writeFileSync(join(root, 'outside', 'secret.txt'), 'secret\n');
   symlinkSync(join(root, 'outside'), join(root, 'public', 'linked'));
   symlinkSync(join(root, 'outside', 'secret.txt'), join(root, 'public', 'linked.txt'));
+  // A script in a dot-directory, and a harmless-looking name for a script's source.
+  mkdirSync(join(root, 'public', '.git'));
+  writeFileSync(join(root, 'public', '.git', 'hook.php'), dump);
+  symlinkSync('dump.php', join(root, 'public', 'source.txt'));
   return root;
 }
 
