@@ -96,6 +96,9 @@ describe('scripts that outlive the timeout on every worker', () => {
     const f = await startFront({ workers: 2, timeout: 1000 });
     try {
       const supervisor = f.t.bridge.backend.supervisor!;
+      // Both workers listed first: read too early (under load), an empty list would make the wait for their
+      // replacement below pass at once.
+      await waitFor(() => childrenOf(supervisor.pid!).length === 2, 'both workers to be listed');
       const before = childrenOf(supervisor.pid!);
       const stuck = await Promise.all([get(f.port, '/sleep.php?s=30'), get(f.port, '/sleep.php?s=30')]);
       assert.deepEqual(
