@@ -65,7 +65,8 @@ export class Balancer implements Dispatcher, PoolObserver {
   failover(from: Pool, exchange: Exchange): boolean {
     // Each failover tries another backend; more than one round over all of them would only spin.
     if (exchange.failovers >= this.pools.length - 1) return false;
-    const to = this.pick(from, true);
+    // Every other backend marked down too: try one anyway, as dispatch does (it may be back already).
+    const to = this.pick(from, true) ?? this.pick(from, false);
     if (to === null) return false;
     exchange.failovers++;
     to.redispatch(exchange);

@@ -117,6 +117,30 @@ describe('Balancer health: recovery', () => {
     }
   });
 
+  it('with every backend marked down, a refused request still fails over to one that came back', async () => {
+    const deadPath = deadSocket();
+    const backPath = deadSocket();
+    const dead = new Pool({ kind: 'unix', path: deadPath }, { maxConns: 1 });
+    const back = new Pool({ kind: 'unix', path: backPath }, { maxConns: 1 });
+    const balancer = new Balancer([dead, back], { failures: 1, coolDown: 3_600_000, interval: 0 });
+    let server: FakeFcgiServer | null = null;
+    try {
+      await balancer.probe();
+      assert.deepEqual(
+        balancer.health.map((h) => h.up),
+        [false, false],
+      );
+      // The second comes back; no probe has seen it yet. The request goes to the first (a tie), is refused
+      // there, and is sent to the other, down or not.
+      server = await FakeFcgiServer.start({}, backPath);
+      assert.equal(await get(balancer), 'ok');
+    } finally {
+      balancer.close();
+      await Promise.all([dead.close(), back.close()]);
+      await server?.close();
+    }
+  });
+
   it('probes periodically with the interval, and only backends without open connections', async () => {
     const server = await FakeFcgiServer.start({
       // Holds each request open until the test has looked: its connection stays open meanwhile.
