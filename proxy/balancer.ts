@@ -74,6 +74,18 @@ export class Balancer implements Dispatcher, PoolObserver {
   }
 
   /**
+   * One queue in effect, not one per backend: a backend that frees a connection with nothing of its own
+   * waiting takes the oldest request of the backend with the longest queue, so no request waits for a busy
+   * backend while another is idle.
+   */
+  idle(pool: Pool): void {
+    let from: Pool | null = null;
+    for (const p of this.pools) if (p !== pool && p.queued > (from?.queued ?? 0)) from = p;
+    const ex = from?.takeQueued() ?? null;
+    if (ex !== null) pool.redispatch(ex);
+  }
+
+  /**
    * The pool with the fewest outstanding requests (the first on a tie), other than `except`, among the
    * available ones if `available`; null if there is none.
    */

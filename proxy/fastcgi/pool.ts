@@ -46,6 +46,8 @@ export interface PoolObserver {
   connectFailed(pool: Pool, err: ConnectError): void;
   /** Takes over a request php-fpm never saw (its connection never stood); false = let it fail. */
   failover(pool: Pool, exchange: Exchange): boolean;
+  /** The pool has a free connection and nothing waiting: a request queued elsewhere can run here now. */
+  idle(pool: Pool): void;
 }
 
 export interface PoolStats {
@@ -155,6 +157,17 @@ export class Pool implements ConnectionOwner {
     }
     while (this.waiting > 0 && conn.available) conn.start(this.shift()!);
     this.makeIdle(conn);
+    if (this.waiting === 0 && conn.available) this.observer?.idle(this);
+  }
+
+  /** Requests waiting in this pool's queue. */
+  get queued(): number {
+    return this.waiting;
+  }
+
+  /** Takes the request that has waited longest out of the queue, to run it elsewhere; null if none waits. */
+  takeQueued(): Exchange | null {
+    return this.shift();
   }
 
   onConnectionClosed(conn: Connection): void {

@@ -10,7 +10,7 @@ import { Pool } from '../../proxy/fastcgi/pool.ts';
 import { silentLogger } from '../../proxy/log.ts';
 import { bufferCgi } from '../../proxy/upstream.ts';
 import { waitFor } from '../support/bridge.ts';
-import { FakeFcgiServer } from '../support/fake-fcgi-server.ts';
+import { FakeFcgiServer, type FakeRequest } from '../support/fake-fcgi-server.ts';
 import { startFpm, type TestFpm } from '../support/php-fpm.ts';
 
 const DIR = mkdtempSync(join(tmpdir(), 'fpm-bridge-health-'));
@@ -138,6 +138,41 @@ describe('Balancer health: recovery', () => {
       balancer.close();
       await Promise.all([dead.close(), back.close()]);
       await server?.close();
+    }
+  });
+
+  it('runs a request queued behind a busy backend on another that becomes free (one queue in effect)', async () => {
+    const held: FakeRequest[] = [];
+    const hold = { onRequest: (req: FakeRequest) => void held.push(req) };
+    const a = await FakeFcgiServer.start(hold, deadSocket());
+    const b = await FakeFcgiServer.start(hold, deadSocket());
+    const poolA = new Pool(a.address, { maxConns: 1 });
+    const poolB = new Pool(b.address, { maxConns: 1 });
+    const balancer = new Balancer([poolA, poolB], { interval: 0 });
+    const marked = (marker: string) => ({ params: [...PARAMS, 'X_MARKER', marker], body: null });
+    try {
+      const first = bufferCgi(balancer, marked('first')).response; // A
+      const second = bufferCgi(balancer, marked('second')).response; // B
+      await waitFor(() => held.length === 2, 'both backends busy');
+      const third = bufferCgi(balancer, marked('third')).response; // queued on A (a tie goes to the first)
+      assert.deepEqual([poolA.queued, poolB.queued], [1, 0]);
+      held.find((r) => r.param('X_MARKER') === 'second')!.reply();
+      await second;
+      // B is free with nothing of its own waiting: it takes the request queued on A, whose first still runs.
+      await waitFor(() => held.length === 3, 'the queued request to start on B');
+      const started = held[2]!;
+      assert.equal(started.param('X_MARKER'), 'third');
+      assert.equal(started.connection.server, b);
+      started.reply();
+      await third;
+      held[0]!.reply();
+      await first;
+    } finally {
+      balancer.close();
+      // destroy, not close: a failed assertion may leave a held request that close() would wait for.
+      poolA.destroy();
+      poolB.destroy();
+      await Promise.all([a.close(), b.close()]);
     }
   });
 
