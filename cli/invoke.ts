@@ -3,7 +3,7 @@ import { resolve } from 'node:path';
 import { isObject } from '../handler/adapter.ts';
 import { httpApiEvent } from '../handler/http-api-event.ts';
 import { invokeLocally } from '../handler/local-invoke.ts';
-import { BadEventError, ConfigError, UsageError } from '../proxy/errors.ts';
+import { UsageError } from '../proxy/errors.ts';
 import { createJsonLogger } from '../proxy/log.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import { parseCommand } from './args.ts';
@@ -136,12 +136,8 @@ function requestBody(body: string): Buffer {
   try {
     return readFileSync(body.slice(1));
   } catch (err) {
-    throw new ConfigError(
-      `cannot read --body file ${body.slice(1)} (${(err as NodeJS.ErrnoException).code})`,
-      {
-        cause: err,
-      },
-    );
+    // A file named on the command line that is not there: the command line is wrong (exit 2).
+    throw new UsageError(`cannot read --body file ${body.slice(1)} (${(err as NodeJS.ErrnoException).code})`);
   }
 }
 
@@ -150,14 +146,12 @@ function readEvent(file: string): unknown {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new ConfigError(`cannot read the event file ${file} (${(err as NodeJS.ErrnoException).code})`, {
-      cause: err,
-    });
+    throw new UsageError(`cannot read the event file ${file} (${(err as NodeJS.ErrnoException).code})`);
   }
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new BadEventError(`the event file ${file} is not JSON: ${(err as Error).message}`);
+    throw new UsageError(`the event file ${file} is not JSON: ${(err as Error).message}`);
   }
 }
 

@@ -97,7 +97,7 @@ interface Serverless {
 export function wireService(service: ServiceConfig, serviceDir: string): Map<string, string> {
   const functions = Object.entries(service.functions ?? {});
   const docroots = new Map<string, string>();
-  const layer = service.custom?.fpmBridge?.layer;
+  const layer = phpLayer(service.custom?.fpmBridge?.layer);
   service.package ??= {};
   const pkg = service.package;
   for (const [name, fn] of functions) {
@@ -117,9 +117,10 @@ export function wireService(service: ServiceConfig, serviceDir: string): Map<str
     if (service.provider.runtime === undefined) fn.runtime ??= DEFAULT_RUNTIME;
     if (service.provider.memorySize === undefined) fn.memorySize ??= DEFAULT_MEMORY_SIZE;
     if (service.provider.timeout === undefined) fn.timeout ??= DEFAULT_TIMEOUT;
-    // Layers the function or provider lists are used as they are (a Bref php-fpm layer, say).
+    // Layers the function or provider lists are kept. The PHP layer given joins them unless one of them
+    // already is a PHP layer (a Bref php-82, say): a monitoring layer (Datadog, Lambda Insights) is not.
     const listed = fn.layers ?? service.provider.layers;
-    if (listed === undefined && layer != null) fn.layers = [layer];
+    if (layer !== null && !(listed ?? []).some(isPhpLayer)) fn.layers = [...(listed ?? []), layer];
     checkEnvironment(name, fn, service);
     fn.environment = { ...fn.environment, FPM_BRIDGE_DOCROOT: posix.join(TASK_ROOT, docroot) };
     if (fn.package?.individually || pkg.individually) {
@@ -132,6 +133,29 @@ export function wireService(service: ServiceConfig, serviceDir: string): Map<str
   const phpOnly = docroots.size === functions.length;
   pkg.patterns = [...(phpOnly ? ['!node_modules/**'] : []), ...(pkg.patterns ?? []), HANDLER_FILE];
   return docroots;
+}
+
+/**
+ * The PHP layer given (`--param phpLayer`, FPM_BRIDGE_LAYER_ARN, custom.fpmBridge.layer), or null for none:
+ * an empty value (an unset CI secret) is none; a string that is no layer version ARN is an error here
+ * rather than CloudFormation's later.
+ */
+function phpLayer(value: unknown): unknown {
+  if (value === undefined || value === null || value === '') return null;
+  if (
+    typeof value === 'string' &&
+    !/^arn:aws[a-z-]*:lambda:[a-z0-9-]+:\d{12}:layer:[\w-]+:\d+$/.test(value)
+  ) {
+    throw new ConfigError(
+      `the PHP layer "${value}" is no Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION) — check --param="phpLayer=…", FPM_BRIDGE_LAYER_ARN or custom.fpmBridge.layer`,
+    );
+  }
+  return value;
+}
+
+/** A listed layer that is a PHP runtime layer by its name (Bref's php-82, fpm-bridge-php-82, a Ref to one). */
+function isPhpLayer(layer: unknown): boolean {
+  return /php/i.test(typeof layer === 'string' ? (layer.split(':')[6] ?? layer) : JSON.stringify(layer));
 }
 
 /** Before packaging: every PHP function must have a layer with php-fpm (offline runs the local one). */

@@ -212,6 +212,16 @@ describe('fpm-bridge invoke, running the handler here on a real php-fpm', () => 
         ['--path', '/', '--function', 'web', '--docroot', '.'],
         '--docroot is for local runs; drop it or --function',
       ],
+      [
+        'an event file that is not there',
+        ['/nonexistent/e.json'],
+        'cannot read the event file /nonexistent/e.json (ENOENT)',
+      ],
+      [
+        'a --body file that is not there',
+        ['--path', '/', '--body', '@/nonexistent/body'],
+        'cannot read --body file /nonexistent/body (ENOENT)',
+      ],
     ];
     for (const [what, args, message] of cases) {
       it(what, async () => {

@@ -91,6 +91,28 @@ describe('the plugin, on the configuration of a service', () => {
     assert.doesNotThrow(() => checkLayers(svc, ['web', 'api']));
   });
 
+  it('adds the PHP layer to listed layers that hold none of their own (a monitoring layer)', () => {
+    const datadog = 'arn:aws:lambda:us-east-1:464622532012:layer:Datadog-Extension:65';
+    const svc = service({ web: { php: 'public' } }, { provider: { layers: [datadog] } });
+    wireService(svc, APP);
+    assert.deepEqual(svc.functions!.web!.layers, [datadog, LAYER_ARN]);
+  });
+
+  it('takes an empty layer value (an unset CI secret) as none, and refuses one that is no layer ARN', () => {
+    const empty = service({ web: { php: 'public' } }, { custom: { fpmBridge: { layer: '' } } });
+    wireService(empty, APP);
+    assert.equal(empty.functions!.web!.layers, undefined);
+    assert.equal(
+      configError(() =>
+        wireService(
+          service({ web: { php: 'public' } }, { custom: { fpmBridge: { layer: 'not-an-arn' } } }),
+          APP,
+        ),
+      ),
+      'the PHP layer "not-an-arn" is no Lambda layer version ARN (arn:aws:lambda:REGION:ACCOUNT:layer:NAME:VERSION) — check --param="phpLayer=…", FPM_BRIDGE_LAYER_ARN or custom.fpmBridge.layer',
+    );
+  });
+
   it('runs streamingHandler for a Function URL in RESPONSE_STREAM mode', () => {
     const svc = service({ web: { php: 'public', url: { invokeMode: 'RESPONSE_STREAM' } } });
     wireService(svc, APP);
