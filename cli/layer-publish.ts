@@ -1,5 +1,6 @@
 import type { Architecture, Runtime } from '@aws-sdk/client-lambda';
 import type { LayerContent, PublishedLayer } from '../layer/publish.ts';
+import { readZipEntry } from '../layer/zip.ts';
 import { UsageError } from '../proxy/errors.ts';
 import { parseCommand } from './args.ts';
 import { DEFAULT_LAYER_DIR } from './layer-build.ts';
@@ -19,9 +20,10 @@ Options:
   --zip FILE            the layer zip (default ${DEFAULT_ZIP}); at most 50 MiB, else use --s3-bucket/--s3-key
   --s3-bucket BUCKET    take the zip from S3 instead (upload it first: aws s3 cp layer.zip s3://BUCKET/KEY)
   --s3-key KEY          the zip's key in --s3-bucket
-  --name NAME           layer name (default ${DEFAULT_NAME})
+  --name NAME           layer name (default ${DEFAULT_NAME}, or ${DEFAULT_NAME}-arm64 for an arm64 layer)
   --region REGION       AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS profile's)
-  --arch ARCH           x86_64 (default) or arm64: what the layer was built for
+  --arch ARCH           x86_64 or arm64: what the layer was built for (default: what the zip's
+                        share/fpm-bridge/layer.json says, else x86_64)
   --runtimes LIST       compatible runtimes, comma-separated (default ${DEFAULT_RUNTIMES})
   --description TEXT    layer version description
   --license TEXT        license info: an SPDX identifier or a URL
@@ -45,9 +47,9 @@ export async function layerPublish(
       zip: { type: 'string' },
       's3-bucket': { type: 'string' },
       's3-key': { type: 'string' },
-      name: { type: 'string', default: DEFAULT_NAME },
+      name: { type: 'string' },
       region: { type: 'string' },
-      arch: { type: 'string', default: 'x86_64' },
+      arch: { type: 'string' },
       runtimes: { type: 'string', default: DEFAULT_RUNTIMES },
       description: { type: 'string' },
       license: { type: 'string' },
@@ -64,7 +66,7 @@ export async function layerPublish(
   // of the CLI's code, and the other commands should not pay for loading it.
   const [sdk, { makeLayerPublic, publishLayer, readLayerZip }, { awsError, lambdaClient }] =
     await Promise.all([import('@aws-sdk/client-lambda'), import('../layer/publish.ts'), import('./aws.ts')]);
-  if (!Object.values<string>(sdk.Architecture).includes(values.arch)) {
+  if (values.arch !== undefined && !Object.values<string>(sdk.Architecture).includes(values.arch)) {
     throw new UsageError(`invalid --arch "${values.arch}" — expected x86_64 or arm64`);
   }
   const runtimes = values.runtimes.split(',').map((r) => r.trim());
@@ -76,31 +78,53 @@ export async function layerPublish(
     }
   }
   const content = layerContent(values.zip, values['s3-bucket'], values['s3-key'], readLayerZip);
-  const client = await lambdaClient({ region: values.region }, `PublishLayerVersion "${values.name}"`);
+  // A zip from "layer build" says what it was built for: an arm64 layer labelled x86_64 would deploy and
+  // then fail to exec php-fpm.
+  const built = 'zipFile' in content ? builtFor(content.zipFile) : null;
+  if (values.arch !== undefined && built !== null && values.arch !== built) {
+    throw new UsageError(
+      `--arch ${values.arch}, but the zip was built for ${built} (its share/fpm-bridge/layer.json) — drop --arch, or build for ${values.arch}`,
+    );
+  }
+  const arch = values.arch ?? built ?? 'x86_64';
+  const name = values.name ?? (arch === 'arm64' ? `${DEFAULT_NAME}-arm64` : DEFAULT_NAME);
+  const client = await lambdaClient({ region: values.region }, `PublishLayerVersion "${name}"`);
   const region = await client.config.region();
   try {
     let published: PublishedLayer;
     try {
       published = await publishLayer(client, {
-        name: values.name,
+        name,
         content,
         runtimes: runtimes as Runtime[],
-        architectures: [values.arch as Architecture],
+        architectures: [arch as Architecture],
         description: values.description,
         license: values.license,
       });
     } catch (err) {
-      throw awsError(err, `PublishLayerVersion "${values.name}" in ${region}`);
+      throw awsError(err, `PublishLayerVersion "${name}" in ${region}`);
     }
     // Printed first: should making it public fail, the version exists all the same.
     stdout.write(`${published.arn}\n`);
     if (values.public) {
-      await makeLayerPublic(client, values.name, published.version).catch((err: unknown) => {
+      await makeLayerPublic(client, name, published.version).catch((err: unknown) => {
         throw awsError(err, `AddLayerVersionPermission on ${published.arn}`);
       });
     }
   } finally {
     client.destroy();
+  }
+}
+
+/** The architecture a zip from "layer build" names in its manifest, or null (another zip, or none). */
+function builtFor(zipFile: Uint8Array): string | null {
+  const manifest = readZipEntry(zipFile, 'share/fpm-bridge/layer.json');
+  if (manifest === null) return null;
+  try {
+    const arch = (JSON.parse(manifest.toString('utf8')) as { arch?: unknown }).arch;
+    return arch === 'x86_64' || arch === 'arm64' ? arch : null;
+  } catch {
+    return null;
   }
 }
 

@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { crc32, deflateRaw, deflateRawSync } from 'node:zlib';
+import { crc32, deflateRaw, deflateRawSync, inflateRawSync } from 'node:zlib';
 import { LayerError } from '../proxy/errors.ts';
 
 /** One file or directory of a zip, as the archive should hold it. */
@@ -131,4 +131,41 @@ function writeFileFields(b: Buffer, at: number, f: FileFields): void {
   b.writeUInt32LE(f.size, at + 14);
   b.writeUInt32LE(f.rawSize, at + 18);
   b.writeUInt16LE(f.nameLength, at + 22);
+}
+
+/**
+ * The bytes of entry `name` of a zip (stored or deflated; no zip64, as {@link zip} writes), or null when the
+ * archive has no such entry or is no zip. Reads the central directory, so it finds entries of any writer.
+ *
+ * @example
+ *   readZipEntry(readFileSync('layer.zip'), 'share/fpm-bridge/layer.json')
+ */
+export function readZipEntry(archive: Uint8Array, name: string): Buffer | null {
+  const bytes = Buffer.from(archive.buffer, archive.byteOffset, archive.byteLength);
+  // The end-of-central-directory record: 22 bytes, plus a comment of up to 65535 bytes after it.
+  let end = -1;
+  for (let i = bytes.length - 22; i >= Math.max(0, bytes.length - 22 - 0xffff); i--) {
+    if (bytes.readUInt32LE(i) === 0x06054b50) {
+      end = i;
+      break;
+    }
+  }
+  if (end < 0) return null;
+  const count = bytes.readUInt16LE(end + 10);
+  let at = bytes.readUInt32LE(end + 16);
+  for (let n = 0; n < count && at + 46 <= bytes.length; n++) {
+    if (bytes.readUInt32LE(at) !== 0x02014b50) return null;
+    const method = bytes.readUInt16LE(at + 10);
+    const size = bytes.readUInt32LE(at + 20);
+    const nameLength = bytes.readUInt16LE(at + 28);
+    const skip = nameLength + bytes.readUInt16LE(at + 30) + bytes.readUInt16LE(at + 32);
+    if (bytes.toString('utf8', at + 46, at + 46 + nameLength) === name) {
+      const local = bytes.readUInt32LE(at + 42);
+      const start = local + 30 + bytes.readUInt16LE(local + 26) + bytes.readUInt16LE(local + 28);
+      const data = bytes.subarray(start, start + size);
+      return method === 8 ? inflateRawSync(data) : Buffer.from(data);
+    }
+    at += 46 + skip;
+  }
+  return null;
 }

@@ -106,6 +106,32 @@ describe('fpm-bridge layer publish', () => {
     });
   });
 
+  it("takes the architecture from the zip's manifest: an arm64 build is published as arm64, named -arm64", async () => {
+    const armZip = join(dir, 'arm64.zip');
+    const bytes = zip([
+      { name: 'bin/php-fpm', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 },
+      {
+        name: 'share/fpm-bridge/layer.json',
+        data: Buffer.from(`${JSON.stringify({ php: '8.2', arch: 'arm64', extensions: [] }, null, 2)}\n`),
+        mode: 0o644,
+      },
+    ]);
+    writeFileSync(armZip, bytes);
+    lambda.on(PublishLayerVersionCommand).resolves({ LayerVersionArn: ARN, Version: 3 });
+    await publish(['--zip', armZip, '--region', 'eu-west-1']);
+    const input = lambda.commandCalls(PublishLayerVersionCommand)[0]!.args[0].input;
+    assert.deepEqual(
+      [input.LayerName, input.CompatibleArchitectures],
+      ['fpm-bridge-php-82-arm64', ['arm64']],
+    );
+    await assert.rejects(
+      publish(['--zip', armZip, '--region', 'eu-west-1', '--arch', 'x86_64']),
+      new UsageError(
+        '--arch x86_64, but the zip was built for arm64 (its share/fpm-bridge/layer.json) — drop --arch, or build for x86_64',
+      ),
+    );
+  });
+
   it('takes the zip from S3 with --s3-bucket and --s3-key', async () => {
     lambda.on(PublishLayerVersionCommand).resolves({ LayerVersionArn: ARN, Version: 3 });
     await publish(['--s3-bucket', 'my-layers', '--s3-key', 'php/layer.zip', '--region', 'eu-west-1']);

@@ -22,6 +22,7 @@ import type { APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { createLambdaApp } from '../../handler/runtime.ts';
 import { buildLayer, type LayerReport } from '../../layer/build.ts';
 import { BUILT_IN, CLI_BUILT_IN, DEFAULT_EXTENSIONS, EXTENSIONS } from '../../layer/extensions.ts';
+import { readZipEntry } from '../../layer/zip.ts';
 import { LayerError } from '../../proxy/errors.ts';
 import { getValues } from '../../proxy/fastcgi/management.ts';
 import { recordingLogger, waitFor } from '../support/bridge.ts';
@@ -126,6 +127,9 @@ describe('fpm-bridge layer build', () => {
     const manifest = JSON.parse(readFileSync(join(LAYER, 'share/fpm-bridge/layer.json'), 'utf8'));
     assert.deepEqual(manifest.extensions, report.extensions.shared);
     assert.deepEqual(manifest.packages, report.packages);
+    // What `layer publish` reads to label the layer's architecture, straight from the zip.
+    const fromZip = readZipEntry(readFileSync(report.zip), 'share/fpm-bridge/layer.json');
+    assert.deepEqual(JSON.parse(fromZip!.toString('utf8')), manifest);
   });
 
   it('gives the same zip, byte for byte, when built again from the same packages', async () => {
