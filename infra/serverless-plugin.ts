@@ -191,10 +191,13 @@ function checkRuntime(name: string, fn: FunctionConfig, service: ServiceConfig):
   if (runtime === undefined) return;
   const major = /^nodejs(\d+)\.x$/.exec(runtime)?.[1];
   if (major !== undefined && Number(major) >= MIN_NODE_MAJOR) return;
-  const from = fn.runtime === undefined ? 'provider.runtime' : `functions.${name}.runtime`;
-  throw new ConfigError(
-    `function "${name}" runs fpm-bridge's Node.js handler, but ${from} is "${runtime}" — use ${DEFAULT_RUNTIME} (or nodejs${MIN_NODE_MAJOR}.x or later), or leave runtime out`,
-  );
+  const versions = `${DEFAULT_RUNTIME} (or nodejs${MIN_NODE_MAJOR}.x or later)`;
+  // From the provider, the other functions may need it: the fix is on this function.
+  const fix =
+    fn.runtime === undefined
+      ? `provider.runtime is "${runtime}" — set functions.${name}.runtime to ${versions}`
+      : `functions.${name}.runtime is "${runtime}" — use ${versions}, or leave runtime out`;
+  throw new ConfigError(`function "${name}" runs fpm-bridge's Node.js handler, but ${fix}`);
 }
 
 /** The fpm-bridge variables the function and the provider set must be settings, and not the docroot. */
@@ -228,7 +231,7 @@ export default class FpmBridgePlugin {
   /** PHP functions → docroot relative to the service folder; filled once the configuration is final. */
   #docroots = new Map<string, string>();
 
-  constructor(serverless: Serverless) {
+  constructor(serverless: Serverless, options: { function?: string } = {}) {
     this.#serverless = serverless;
     // Declared so that validation accepts the settings instead of warning about unknown properties.
     serverless.configSchemaHandler.defineFunctionProperties('aws', {
@@ -264,6 +267,14 @@ export default class FpmBridgePlugin {
       // `serverless offline` and `serverless offline start` (serverless-offline).
       'before:offline:start': forOffline,
       'before:offline:start:init': forOffline,
+      // The framework's invoke local require()s handlers: it cannot load fpm-bridge's ES module bundle.
+      'before:invoke:local:invoke': this.#guard(() => {
+        const docroot = this.#docroots.get(options.function ?? '');
+        if (docroot === undefined) return;
+        throw new ConfigError(
+          `"serverless invoke local" cannot run fpm-bridge's handler (an ES module) — run it with: npx fpm-bridge invoke --path / --docroot ${docroot}`,
+        );
+      }),
     };
   }
 

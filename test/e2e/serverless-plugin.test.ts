@@ -172,7 +172,7 @@ describe('the plugin, on the configuration of a service', () => {
     );
     assert.equal(
       configError(wire({ php: 'public' }, { provider: { runtime: 'provided.al2' } })),
-      `function "web" runs fpm-bridge's Node.js handler, but provider.runtime is "provided.al2" — use nodejs22.x (or nodejs20.x or later), or leave runtime out`,
+      `function "web" runs fpm-bridge's Node.js handler, but provider.runtime is "provided.al2" — set functions.web.runtime to nodejs22.x (or nodejs20.x or later)`,
     );
     assert.equal(
       configError(wire({ php: 'public', runtime: 'nodejs18.x' })),
@@ -205,13 +205,14 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
   const dirs: string[] = [];
 
   /**
-   * Packages a copy of the fixture app (its serverless.yml replaced by `yml` if given) in a temp dir whose
+   * Packages a copy of the fixture app (or runs `command` there instead of `package`; its serverless.yml
+   * replaced by `yml` if given) in a temp dir whose
    * node_modules/fpm-bridge is this checkout's package.json and dist/: what `npm install fpm-bridge` leaves,
    * without a link to the whole checkout, which the framework's file walk would follow.
    */
   async function packageApp(
     args: string[],
-    options: { yml?: string; env?: NodeJS.ProcessEnv; framework?: string } = {},
+    options: { yml?: string; env?: NodeJS.ProcessEnv; framework?: string; command?: string[] } = {},
   ) {
     const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-sls-app-'));
     dirs.push(dir);
@@ -224,7 +225,7 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
     const out = join(dir, 'out');
     const result = await run(
       process.execPath,
-      [options.framework ?? SERVERLESS, 'package', '--package', out, ...args],
+      [options.framework ?? SERVERLESS, ...(options.command ?? ['package', '--package', out]), ...args],
       PACKAGE_TIMEOUT_MS,
       {
         cwd: dir,
@@ -319,6 +320,17 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
     assert.match(
       result.output,
       /Error:\nfpm-bridge: function "web" has no PHP layer — publish one \(fpm-bridge layer publish\) and pass its ARN with --param="phpLayer=ARN"/,
+    );
+  });
+
+  it('refuses `serverless invoke local` for a PHP function, naming the command that works', async () => {
+    const result = await packageApp(['--param', `phpLayer=${LAYER_ARN}`], {
+      command: ['invoke', 'local', '-f', 'web'],
+    });
+    assert.equal(result.code, 1, result.output);
+    assert.match(
+      result.output,
+      /fpm-bridge: "serverless invoke local" cannot run fpm-bridge's handler \(an ES module\) — run it with: npx fpm-bridge invoke --path \/ --docroot public/,
     );
   });
 
