@@ -1,4 +1,4 @@
-import type { ConnectError } from './errors.ts';
+import type { ConnectError, FpmBridgeError } from './errors.ts';
 import type { Exchange, FcgiHandler, FcgiRequest } from './fastcgi/exchange.ts';
 import type { Pool, PoolObserver } from './fastcgi/pool.ts';
 import { BackendHealth, DEFAULT_HEALTH_OPTIONS, type HealthOptions, HealthProber } from './health.ts';
@@ -54,11 +54,15 @@ export class Balancer implements Dispatcher, PoolObserver {
     return pool.dispatch(request, handler);
   }
 
-  connected(pool: Pool): void {
+  connectFailed(pool: Pool, err: ConnectError): void {
+    this.health[this.pools.indexOf(pool)]!.failed(err);
+  }
+
+  completed(pool: Pool): void {
     this.health[this.pools.indexOf(pool)]!.succeeded();
   }
 
-  connectFailed(pool: Pool, err: ConnectError): void {
+  stalled(pool: Pool, err: FpmBridgeError): void {
     this.health[this.pools.indexOf(pool)]!.failed(err);
   }
 

@@ -543,7 +543,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 1,
     defaultText: '`3`',
     meaning:
-      'fpm addresses: failed connects or probes in a row that mark an address down (one success marks it up)',
+      'fpm addresses: failures in a row (refused connects, failed probes, requests timed out unanswered) that mark an address down (a completed request or answered probe marks it up)',
     default: () => 3,
   },
   {

@@ -34,8 +34,10 @@ export const DEFAULT_HEALTH_OPTIONS: HealthOptions = {
 /**
  * The health of one php-fpm address, from two sources:
  *
- * - passive: every connection the pool opens reports whether it connected; `failures` failures in a row
- *   mark the backend down for `coolDown` ms, after which requests may try it again (one success → up);
+ * - passive: a connection that cannot connect, and a request that times out before any answer (a hung
+ *   php-fpm still accepts connections), are failures; a completed request is a success. `failures` failures
+ *   in a row mark the backend down for `coolDown` ms, after which requests may try it again (one completed
+ *   request → up);
  * - active: an FCGI_GET_VALUES probe every `interval` ms ({@link HealthProber}); an answer marks it up, a
  *   failure counts like a failed connect.
  *
@@ -44,7 +46,7 @@ export const DEFAULT_HEALTH_OPTIONS: HealthOptions = {
 export class BackendHealth implements BackendStatus {
   readonly address: string;
   up = true;
-  /** Connect failures since the last success. */
+  /** Failures (refused connections, unanswered timeouts) since the last success. */
   failures = 0;
   /** Why it was last marked down. */
   lastError: string | null = null;

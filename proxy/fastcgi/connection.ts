@@ -6,6 +6,7 @@ import {
   type FpmBridgeError,
   OverloadedError,
   ProtocolError,
+  TimeoutError,
   UnknownRoleError,
   UpstreamClosedError,
 } from '../errors.ts';
@@ -45,10 +46,12 @@ export interface ConnectionOwner {
   redispatch(exchange: Exchange): void;
   /** The server answered FCGI_CANT_MPX_CONN: one request per connection from now on. */
   disableMultiplexing(): void;
-  /** The socket connected: the server is reachable (passive health check). */
-  onConnected(conn: Connection): void;
   /** The socket never connected: the server is unreachable (passive health check). Called once. */
   onConnectFailed(conn: Connection, err: ConnectError): void;
+  /** A request completed: the server works (passive health check). */
+  onCompleted(): void;
+  /** A request timed out before any answer: the server may hang (passive health check). */
+  onStalled(err: FpmBridgeError): void;
   /**
    * A request whose connection never stood, so php-fpm never saw it and not one body byte was read:
    * return true to have taken it over (sent to another server), false to let it fail with the connect error.
@@ -118,7 +121,6 @@ export class Connection implements RecordSink {
         clearTimeout(this.connectTimer);
         this.connectTimer = null;
       }
-      this.owner.onConnected(this);
     });
     socket.on('data', (chunk: Buffer) => {
       try {
@@ -202,6 +204,9 @@ export class Connection implements RecordSink {
    * FCGI_ABORT_REQUEST and stays; otherwise the socket is closed (php-fpm ignores ABORT_REQUEST).
    */
   destroy(err: FpmBridgeError, culprit?: Exchange): void {
+    // Not a byte by the deadline: a hung server looks like this (a slow script too; both count, as nginx's
+    // max_fails counts timeouts).
+    if (err instanceof TimeoutError && culprit !== undefined && !culprit.received) this.owner.onStalled(err);
     if (culprit !== undefined && this.capacity > 1 && this.active > 1 && culprit.bodySent && !this.closed) {
       // The slot stays taken until END_REQUEST for it arrives; records for it are drained meanwhile.
       this.socket.write(encodeRecord(ABORT_REQUEST, culprit.requestId, EMPTY));
@@ -269,6 +274,7 @@ export class Connection implements RecordSink {
       // Aborted while multiplexed: the slot was only waiting for this record.
     } else if (protocolStatus === REQUEST_COMPLETE) {
       ex.finish();
+      this.owner.onCompleted();
       ex.handler.onEnd(appStatus);
     } else if (protocolStatus === CANT_MPX_CONN) {
       this.capacity = 1;

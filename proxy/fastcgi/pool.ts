@@ -42,12 +42,15 @@ export const DEFAULT_POOL_OPTIONS: PoolOptions = {
  * could not connect, to send them elsewhere: the {@link Balancer} over several servers.
  */
 export interface PoolObserver {
-  connected(pool: Pool): void;
   connectFailed(pool: Pool, err: ConnectError): void;
   /** Takes over a request php-fpm never saw (its connection never stood); false = let it fail. */
   failover(pool: Pool, exchange: Exchange): boolean;
   /** The pool has a free connection and nothing waiting: a request queued elsewhere can run here now. */
   idle(pool: Pool): void;
+  /** A request completed on this pool's server. */
+  completed(pool: Pool): void;
+  /** A request timed out on this pool's server before any answer. */
+  stalled(pool: Pool, err: FpmBridgeError): void;
 }
 
 export interface PoolStats {
@@ -195,12 +198,16 @@ export class Pool implements ConnectionOwner {
     else this.pump();
   }
 
-  onConnected(): void {
-    this.observer?.connected(this);
-  }
-
   onConnectFailed(_conn: Connection, err: ConnectError): void {
     if (!this.closed) this.observer?.connectFailed(this, err);
+  }
+
+  onCompleted(): void {
+    this.observer?.completed(this);
+  }
+
+  onStalled(err: FpmBridgeError): void {
+    if (!this.closed) this.observer?.stalled(this, err);
   }
 
   failover(ex: Exchange): boolean {

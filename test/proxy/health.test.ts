@@ -176,6 +176,31 @@ describe('Balancer health: recovery', () => {
     }
   });
 
+  it('marks down a backend whose requests time out unanswered (a hung php-fpm), and up when one completes', async () => {
+    // Answers only requests marked "answer"; the others hang, as on a stopped php-fpm that still accepts.
+    const server = await FakeFcgiServer.start(
+      { onRequest: (req) => (req.param('X_MARKER') === 'answer' ? req.reply() : undefined) },
+      deadSocket(),
+    );
+    const pool = new Pool(server.address, { maxConns: 2 });
+    const balancer = new Balancer([pool], { failures: 2, coolDown: 3_600_000, interval: 0 });
+    const call = (marker: string) =>
+      bufferCgi(balancer, { params: [...PARAMS, 'X_MARKER', marker], body: null, timeout: 100 }).response;
+    try {
+      await assert.rejects(call('hang'), { code: 'FPM_BRIDGE_ERR_TIMEOUT' });
+      assert.equal(balancer.health[0]!.up, true);
+      await assert.rejects(call('hang'), { code: 'FPM_BRIDGE_ERR_TIMEOUT' });
+      assert.equal(balancer.health[0]!.up, false);
+      // Every backend down: the request is tried anyway, and its completion marks the backend up.
+      assert.equal((await call('answer')).body.toString(), 'ok');
+      assert.equal(balancer.health[0]!.up, true);
+    } finally {
+      balancer.close();
+      pool.destroy();
+      await server.close();
+    }
+  });
+
   it('probes periodically with the interval, and only backends without open connections', async () => {
     const server = await FakeFcgiServer.start({
       // Holds each request open until the test has looked: its connection stays open meanwhile.
