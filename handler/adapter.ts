@@ -220,7 +220,8 @@ function requestUri(path: string, query: string): string {
  * `%`, spaces and non-ASCII are encoded, so PHP's parse_str gets back exactly the values AWS decoded.
  */
 export function encodeComponent(value: string): string {
-  return encodeURIComponent(value).replace(/%(5B|5D|40|3A|2C|3B|21|24|27|28|29|2A|2F)/g, (m) =>
+  // A lone UTF-16 surrogate (JSON can carry one) has no UTF-8 form: it becomes U+FFFD, not a failed invocation.
+  return encodeURIComponent(value.toWellFormed()).replace(/%(5B|5D|40|3A|2C|3B|21|24|27|28|29|2A|2F)/g, (m) =>
     String.fromCharCode(Number.parseInt(m.slice(1), 16)),
   );
 }

@@ -357,6 +357,14 @@ describe('Lambda handler, source specifics', () => {
     assert.equal(dump.server.HTTP_COOKIE, 'a=1; b=2');
   });
 
+  it('REST: a query value holding a lone UTF-16 surrogate reaches PHP as U+FFFD instead of failing', async () => {
+    const event = loadEvent('apigw-rest', 'get-query');
+    event.multiValueQueryStringParameters = { q: ['a\ud800b'] };
+    event.queryStringParameters = { q: 'a\ud800b' };
+    const dump = JSON.parse(seen(await app.handler(event, fakeContext())).body.toString()) as DumpBody;
+    assert.equal(dump.server.QUERY_STRING, 'q=a%EF%BF%BDb');
+  });
+
   it('REST: a multipart upload reaches $_FILES intact', async () => {
     const dump = JSON.parse(
       seen(await app.handler(loadEvent('apigw-rest', 'multipart-upload'), fakeContext())).body.toString(),
