@@ -12,7 +12,8 @@ export interface EncodeOptions {
   head: boolean;
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: true });
+// ignoreBOM: a leading byte-order mark is content (CSV for Excel), kept byte for byte, not stripped.
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 /** Matches content types against `textTypes` patterns; built once per configuration. */
 export class TextTypes {
@@ -110,24 +111,19 @@ export async function compressResponse(
   acceptEncoding: string,
 ): Promise<(CgiHead & { body: Buffer }) | null> {
   if (headerValue(head.headers, 'content-encoding') !== undefined) return null;
-  const accepted = acceptedEncodings(acceptEncoding);
-  if (!accepted.has('br') && !accepted.has('gzip')) return null;
+  const encoding = preferredEncoding(acceptEncoding);
+  if (encoding === null) return null;
   // Loaded on first use: most responses never need it, and a cold start should not pay for it.
   const zlib = await import('node:zlib');
-  let encoding: 'br' | 'gzip';
-  let compressed: Buffer;
-  if (accepted.has('br')) {
-    encoding = 'br';
-    compressed = zlib.brotliCompressSync(body, {
-      params: {
-        [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
-        [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
-      },
-    });
-  } else {
-    encoding = 'gzip';
-    compressed = zlib.gzipSync(body, { level: 6 });
-  }
+  const compressed =
+    encoding === 'br'
+      ? zlib.brotliCompressSync(body, {
+          params: {
+            [zlib.constants.BROTLI_PARAM_QUALITY]: 5,
+            [zlib.constants.BROTLI_PARAM_SIZE_HINT]: body.length,
+          },
+        })
+      : zlib.gzipSync(body, { level: 6 });
   const headers: string[] = [];
   for (let i = 0; i < head.headers.length; i += 2) {
     const lower = head.headers[i]!.toLowerCase();
@@ -137,12 +133,23 @@ export async function compressResponse(
   return { status: head.status, statusText: head.statusText, headers, body: compressed };
 }
 
-function acceptedEncodings(header: string): Set<string> {
-  const out = new Set<string>();
+/**
+ * The coding to compress with for an Accept-Encoding (RFC 9110 §12.5.3): br or gzip (`x-gzip` is gzip),
+ * whichever has the higher q-value, br on a tie; `*` stands for those not named; q=0 refuses. Null when
+ * the client takes neither.
+ */
+export function preferredEncoding(header: string): 'br' | 'gzip' | null {
+  const q = new Map<string, number>();
   for (const part of header.split(',')) {
     const [token, ...params] = part.trim().toLowerCase().split(';');
-    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    if (token !== undefined && token !== '' && (q === undefined || Number(q.slice(2)) > 0)) out.add(token);
+    if (token === undefined || token === '') continue;
+    const weight = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    const value = weight === undefined ? 1 : Number(weight.slice(2));
+    q.set(token === 'x-gzip' ? 'gzip' : token, Number.isFinite(value) ? value : 0);
   }
-  return out;
+  const any = q.get('*') ?? 0;
+  const br = q.get('br') ?? any;
+  const gzip = q.get('gzip') ?? any;
+  if (br <= 0 && gzip <= 0) return null;
+  return br >= gzip ? 'br' : 'gzip';
 }

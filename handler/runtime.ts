@@ -216,7 +216,10 @@ class LambdaRuntime {
     const requestId = context.awsRequestId;
     const p = this.prepare(adapter, event, context);
     const isHead = p.kind === 'reply' ? p.head : p.lr.request.method === 'HEAD';
+    // The prelude goes out once: a failure after it can only cut the body short.
+    let preluded = false;
     const send = async (status: number, headers: readonly string[], body: string | NodeJS.ReadableStream) => {
+      preluded = true;
       const out = from(stream, { statusCode: status, ...splitCookies(headers) });
       if (typeof body === 'string') out.end(bodiless(isHead, status) ? '' : body);
       else if (!bodiless(isHead, status)) await pipeline(body, out);
@@ -246,7 +249,7 @@ class LambdaRuntime {
       if (err instanceof TimeoutError) await this.recycle(requestId);
       if (err instanceof AbortedError) return;
       const r = this.errorResponse(err, requestId);
-      if (!stream.writableEnded) await send(r.status, r.headers, r.body).catch(() => {});
+      if (!preluded && !stream.writableEnded) await send(r.status, r.headers, r.body).catch(() => {});
     }
   }
 

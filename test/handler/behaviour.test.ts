@@ -273,6 +273,18 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.equal(res.body.length, 0);
     });
 
+    it('keeps a UTF-8 byte-order mark at the start of a text body', async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/bom.php',
+      );
+      const result = (await app.handler(event, fakeContext())) as AnyResult;
+      assert.equal(result.isBase64Encoded, false);
+      assert.deepEqual(seen(result).body, Buffer.from('\uFEFFname,city\nJosé,Zürich\n', 'utf8'));
+    });
+
     it('hands on UTF-8 header values from PHP as the characters they encode', async () => {
       const event = at(
         source,

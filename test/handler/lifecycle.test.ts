@@ -385,6 +385,27 @@ describe('Lambda streaming handler (Function URL, RESPONSE_STREAM)', () => {
     assert.deepEqual(c.metadata()?.cookies, ['name=Zoë; Path=/']);
   });
 
+  it('sends one prelude only: when PHP dies mid-body the body is cut short, no second prelude follows', async () => {
+    const preludes: number[] = [];
+    const sink = new Writable({
+      write(_chunk, _enc, done) {
+        done();
+      },
+    });
+    const from: ResponseStreamFactory = (stream, m) => {
+      preludes.push(m.statusCode);
+      return stream;
+    };
+    // stream.php writes 10 MB; its worker is killed as soon as the prelude is out.
+    const killing: ResponseStreamFactory = (stream, m) => {
+      for (const worker of childrenOf(app.bridge.backend.supervisor!.pid!)) process.kill(worker, 'SIGKILL');
+      return from(stream, m);
+    };
+    await app.streamingHandler(get('/stream.php'), sink, fakeContext(), killing);
+    assert.deepEqual(preludes, [200]);
+    assert.equal(sink.writableEnded, false);
+  });
+
   it('answers 400 in the prelude for a %0a path', async () => {
     const c = capture();
     await app.streamingHandler(get('/index.php/%0Afoo'), c.sink, fakeContext(), c.from);
