@@ -133,7 +133,7 @@ class LambdaRuntime {
     let body: Buffer;
     if (p.kind === 'static') {
       head = { status: 200, statusText: 'OK', headers: ['Content-Type', contentType(p.filename)] };
-      body = readFileSync(p.filename);
+      body = isHead ? Buffer.alloc(0) : readFileSync(p.filename);
     } else {
       const timeout = this.deadline(context);
       if (timeout === null) {
@@ -200,7 +200,7 @@ class LambdaRuntime {
         limit: adapter.payloadLimit,
         source: adapter.name,
       },
-      `the response is larger than ${adapter.name}'s payload limit even compressed — stream it through a Function URL or serve the file from S3`,
+      `the response is larger than ${adapter.name}'s payload limit${size === original ? ' (not compressed: the client takes neither br nor gzip, "compress" is off, or PHP encoded it)' : ' even compressed'} — stream it through a Function URL or serve the file from S3`,
     );
     return adapter.toResult(event, withoutBodyIf(plain(502, '502 Bad Gateway\n'), options.head));
   }
@@ -272,7 +272,14 @@ class LambdaRuntime {
       const text = `308 Permanent Redirect to ${route.location}\n`;
       return { kind: 'reply', response: plain(308, text, ['Location', route.location]), head };
     }
-    if (route.kind === 'static') return { kind: 'static', lr, filename: route.filename };
+    if (route.kind === 'static') {
+      // A file answers GET and HEAD only, as under `serve`.
+      if (lr.request.method !== 'GET' && !head) {
+        const response = plain(405, '405 Method Not Allowed\n', ['Allow', 'GET, HEAD']);
+        return { kind: 'reply', response, head };
+      }
+      return { kind: 'static', lr, filename: route.filename };
+    }
     return { kind: 'script', lr, route };
   }
 

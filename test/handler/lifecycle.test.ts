@@ -363,6 +363,23 @@ describe('Lambda streaming handler (Function URL, RESPONSE_STREAM)', () => {
     assert.equal(next.body().toString(), 'headers set');
   });
 
+  it('answers a static file only to GET and HEAD: POST gets 405 with Allow, as under serve', async () => {
+    const files = await start({ staticFiles: true });
+    try {
+      const post = get('/hello.txt');
+      post.requestContext.http.method = 'POST';
+      const refused = (await files.handler(post, fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.equal(refused.statusCode, 405);
+      assert.equal(refused.headers?.allow, 'GET, HEAD');
+      const head = get('/hello.txt');
+      head.requestContext.http.method = 'HEAD';
+      const headed = (await files.handler(head, fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.deepEqual([headed.statusCode, headed.body], [200, '']);
+    } finally {
+      await files.close();
+    }
+  });
+
   it('answers HEAD for a static file with its type and no body', async () => {
     const files = await start({ staticFiles: true });
     try {
