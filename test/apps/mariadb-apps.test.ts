@@ -109,13 +109,13 @@ describe('real applications on MariaDB', { skip: skipReason() }, () => {
         await page.goto(`${url}/wp-admin/install.php`);
         await page.fill('#weblog_title', 'fpm-bridge blog');
         await page.fill('#user_login', admin.user);
-        // WordPress's own script puts a generated password in #pass1 as the page starts; on a loaded
-        // machine it can do so after our fill, and the install would then use its password, not ours.
-        for (let tries = 0; (await page.inputValue('#pass1')) !== admin.password; tries++) {
-          assert.ok(tries < 20, 'the password field keeps its value');
-          await page.fill('#pass1', admin.password);
-          await page.waitForTimeout(100);
-        }
+        // WordPress's user-profile.js puts a generated password in #pass1 once zxcvbn has loaded, which it
+        // does after the page (on a loaded machine, after our fill: the install then used its password, and
+        // the log-in below failed). Wait for that, then replace it.
+        await page.waitForFunction(
+          "typeof zxcvbn === 'function' && document.querySelector('#pass1').value !== ''",
+        );
+        await page.fill('#pass1', admin.password);
         await page.fill('#admin_email', admin.email);
         await screenshot(page, `${front.tag}-install`);
         await Promise.all([page.waitForNavigation(), page.click('#submit')]);
