@@ -1,4 +1,5 @@
 import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
+import { bodiless } from '../proxy/status.ts';
 import type { EncodedResponse } from './adapter.ts';
 
 export interface EncodeOptions {
@@ -38,11 +39,6 @@ export class TextTypes {
     for (const s of this.suffixes) if (type.endsWith(s)) return true;
     return false;
   }
-}
-
-/** Whether a response goes out without a body: to HEAD, and 1xx, 204 and 304 (RFC 9110 §6.4.1). */
-export function bodiless(head: boolean, status: number): boolean {
-  return head || status === 204 || status === 304 || (status >= 100 && status < 200);
 }
 
 /** `response` as it goes out: its body dropped when {@link bodiless} (fpm-bridge's own answers to HEAD). */

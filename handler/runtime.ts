@@ -12,9 +12,9 @@ import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../pr
 import { appIniDir } from '../proxy/fpm/layer.ts';
 import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
 import { contentType } from '../proxy/mime.ts';
-import { reasonPhrase } from '../proxy/status.ts';
+import { bodiless, reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
-import { bodiless, compressResponse, encodeResponse, TextTypes, withoutBodyIf } from './encode.ts';
+import { compressResponse, encodeResponse, TextTypes, withoutBodyIf } from './encode.ts';
 import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
 import { ADAPTERS } from './sources.ts';
 

@@ -72,3 +72,8 @@ const REASONS: Record<number, string> = {
 export function reasonPhrase(status: number): string {
   return REASONS[status] ?? '';
 }
+
+/** Whether a response goes out without a body: to HEAD, and 1xx, 204 and 304 (RFC 9110 §6.4.1). */
+export function bodiless(head: boolean, status: number): boolean {
+  return head || status === 204 || status === 304 || (status >= 100 && status < 200);
+}

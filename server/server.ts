@@ -12,7 +12,7 @@ import {
   NotImplementedError,
 } from '../proxy/errors.ts';
 import type { Logger } from '../proxy/log.ts';
-import { reasonPhrase } from '../proxy/status.ts';
+import { bodiless, reasonPhrase } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
 import { incomingToRequest } from './incoming.ts';
 import { createPinoLogger } from './log.ts';
@@ -155,7 +155,8 @@ async function handle(
     fail(bridge, req, res, err, requestId);
     return;
   }
-  const promised = declaredLength(req.method!, response);
+  const noBody = bodiless(req.method === 'HEAD', response.status);
+  const promised = noBody ? null : declaredLength(response);
   if (response.appStatus !== null) {
     // PHP had already finished when its headers were parsed (most small responses arrive in one read): the
     // whole body sits in the stream's buffer. Sent with one end() and a Content-Length, the response
@@ -165,11 +166,9 @@ async function handle(
     let body: Buffer = response.body.read() ?? EMPTY;
     let headers = response.headers;
     if (promised === null) {
-      // Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose length is the 200's).
-      const sized = req.method === 'HEAD' || response.status === 204 || response.status === 304;
-      if (!sized && headerValue(headers, 'content-length') === undefined) {
-        headers = [...headers, 'Content-Length', String(body.length)];
-      }
+      // PHP gave no length. Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose
+      // length is the 200's).
+      if (!noBody) headers = [...headers, 'Content-Length', String(body.length)];
     } else if (body.length > promised) {
       mismatch(bridge, requestId, body.length, promised);
       body = body.subarray(0, promised);
@@ -196,11 +195,10 @@ async function handle(
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The body length PHP's Content-Length promises the client, or null when there is none or no body goes out
- * (HEAD, 204, 304). The front holds PHP to it: a body of another length would desync a kept connection.
+ * The body length PHP's Content-Length promises the client, or null when there is none. The front holds PHP
+ * to it: a body of another length would desync a kept connection.
  */
-function declaredLength(method: string, response: CgiHead): number | null {
-  if (method === 'HEAD' || response.status === 204 || response.status === 304) return null;
+function declaredLength(response: CgiHead): number | null {
   const value = headerValue(response.headers, 'content-length');
   return value === undefined ? null : Number(value);
 }
