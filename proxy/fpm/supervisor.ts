@@ -56,11 +56,10 @@ export class PhpFpmSupervisor {
   private restarting = false;
   private backoff = RESTART_MIN_MS;
   private startedAt = 0;
-  private restartTimer: NodeJS.Timeout | null = null;
   private ready: Promise<void> | null = null;
   /** Requests waiting to see php-fpm's death ({@link recover}). */
   private deathWaiters: (() => void)[] = [];
-  /** Fires the pending backoff restart now. */
+  /** Fires the restart waiting out its backoff now; null when none waits. */
   private restartNow: (() => void) | null = null;
   private readonly onProcessExit = () => this.killNow();
 
@@ -238,8 +237,7 @@ export class PhpFpmSupervisor {
     this.backoff = Math.min(this.backoff * 2, RESTART_MAX_MS);
     this.ready = new Promise<void>((resolve, reject) => {
       const relaunch = () => {
-        if (this.restartTimer !== null) clearTimeout(this.restartTimer);
-        this.restartTimer = null;
+        clearTimeout(timer);
         this.restartNow = null;
         if (this.stopping) return reject(new PhpFpmStartError('php-fpm was stopped'));
         this.restarts++;
@@ -247,7 +245,7 @@ export class PhpFpmSupervisor {
       };
       // Backoff so a php-fpm that dies at once (bad ini, missing extension) does not spin the CPU while
       // nobody waits for it.
-      this.restartTimer = setTimeout(relaunch, delay);
+      const timer = setTimeout(relaunch, delay);
       this.restartNow = relaunch;
     });
     this.ready.catch(() => {});
