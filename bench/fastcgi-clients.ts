@@ -19,8 +19,6 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { locatePhpFpm } from '../proxy/fpm/locate.ts';
-import { PhpFpmSupervisor } from '../proxy/fpm/supervisor.ts';
 import {
   type BenchBody,
   type BenchClient,
@@ -32,7 +30,7 @@ import {
   PEERS,
 } from './clients.ts';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
-import { list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
+import { benchFpm, list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 // ---- scenarios ----
 
@@ -467,16 +465,7 @@ async function main(): Promise<void> {
 
   const docroot = mkdtempSync(join(tmpdir(), 'fpm-bridge-bench-'));
   for (const s of SCENARIOS) writeFileSync(join(docroot, s.script), s.php);
-  const fpmLog: string[] = [];
-  const fpm = new PhpFpmSupervisor({
-    binary: locatePhpFpm(),
-    workers,
-    requestTerminateTimeout: 0,
-    scriptExtensions: ['.php'],
-    phpIniDirs: [],
-    startTimeout: 10_000,
-    onLog: (line) => fpmLog.push(line),
-  });
+  const { fpm, log: fpmLog } = benchFpm(workers);
   await fpm.start();
   const php = phpFpmVersion();
   const nproc = cpus().length;

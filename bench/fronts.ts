@@ -23,10 +23,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { locatePhpFpm } from '../proxy/fpm/locate.ts';
-import { PhpFpmSupervisor } from '../proxy/fpm/supervisor.ts';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
-import { list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
+import { benchFpm, list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
@@ -745,16 +743,7 @@ async function main(): Promise<void> {
       );
     }
   }
-  const fpmLog: string[] = [];
-  const fpm = new PhpFpmSupervisor({
-    binary: locatePhpFpm(),
-    workers,
-    requestTerminateTimeout: 0,
-    scriptExtensions: ['.php'],
-    phpIniDirs: [],
-    startTimeout: 10_000,
-    onLog: (line) => fpmLog.push(line),
-  });
+  const { fpm, log: fpmLog } = benchFpm(workers);
   // Ctrl-C or kill: stop every process started here, php-fpm too (its supervisor kills it on exit).
   const onSignal = (signal: NodeJS.Signals) => {
     for (const child of live) killGroup(child, 'SIGTERM');

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { locatePhpFpm } from '../proxy/fpm/locate.ts';
+import { PhpFpmSupervisor } from '../proxy/fpm/supervisor.ts';
 
 export const RESULTS_FILE = fileURLToPath(new URL('./RESULTS.md', import.meta.url));
 
@@ -31,4 +32,22 @@ export function phpFpmVersion(): string {
 /** A comma-separated option value (`--fronts nginx,haproxy`) as its items, empty ones dropped. */
 export function list(value: string): string[] {
   return value.split(',').filter((x) => x !== '');
+}
+
+/**
+ * The php-fpm pool every front or client of a bench shares: `workers` static workers, no request time
+ * limit, Debian's php.ini; not started yet. `log` collects its lines (warnings are reported with the results).
+ */
+export function benchFpm(workers: number): { fpm: PhpFpmSupervisor; log: string[] } {
+  const log: string[] = [];
+  const fpm = new PhpFpmSupervisor({
+    binary: locatePhpFpm(),
+    workers,
+    requestTerminateTimeout: 0,
+    scriptExtensions: ['.php'],
+    phpIniDirs: [],
+    startTimeout: 10_000,
+    onLog: (line) => log.push(line),
+  });
+  return { fpm, log };
 }
