@@ -169,30 +169,31 @@ async function handle(
       // PHP gave no length. Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose
       // length is the 200's).
       if (!noBody) headers = [...headers, 'Content-Length', String(body.length)];
-    } else if (body.length > promised) {
-      mismatch(bridge, requestId, body.length, promised);
-      body = body.subarray(0, promised);
-    } else if (body.length < promised) {
-      mismatch(bridge, requestId, body.length, promised);
-      // What PHP sent, then the connection closes: the client sees the body is short, rather than waiting.
-      headers = [...headers, 'Connection', 'close'];
+    } else if (body.length !== promised) {
+      bodyFailed(bridge, requestId, new BadResponseError(lengthMismatch(body.length, promised)));
+      // Too long: cut to the promise. Too short: what PHP sent, then the connection closes, so the client
+      // sees the body is short rather than waiting.
+      if (body.length > promised) body = body.subarray(0, promised);
+      else headers = [...headers, 'Connection', 'close'];
     }
     res.writeHead(response.status, response.statusText, headers);
     res.end(body);
     return;
   }
   res.writeHead(response.status, response.statusText, response.headers);
-  pump(response.body, res, promised, (err) => {
-    if (!(err instanceof AbortedError)) {
-      bridge.log.error(
-        { requestId, code: (err as FpmBridgeError).code, err: err.message },
-        'response body failed',
-      );
-    }
-  });
+  pump(response.body, res, promised, (err) => bodyFailed(bridge, requestId, err));
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Logs why a response body went wrong after its head was sent; a client that left is no failure. */
+function bodyFailed(bridge: Bridge, requestId: string, err: Error): void {
+  if (err instanceof AbortedError) return;
+  bridge.log.error(
+    { requestId, code: (err as FpmBridgeError).code, err: err.message },
+    'response body failed',
+  );
+}
 
 /**
  * The body length PHP's Content-Length promises the client, or null when there is none. The front holds PHP
@@ -201,13 +202,6 @@ const EMPTY = Buffer.alloc(0);
 function declaredLength(response: CgiHead): number | null {
   const value = headerValue(response.headers, 'content-length');
   return value === undefined ? null : Number(value);
-}
-
-function mismatch(bridge: Bridge, requestId: string, sent: number, declared: number): void {
-  bridge.log.error(
-    { requestId, code: 'FPM_BRIDGE_ERR_BAD_RESPONSE', err: lengthMismatch(sent, declared) },
-    'response body failed',
-  );
 }
 
 /**
