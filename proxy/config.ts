@@ -694,6 +694,9 @@ function fromEnv(s: Setting, text: string): unknown {
   }
 }
 
+/** A URL path fpm-bridge answers or strips: from `/`, without query, fragment or whitespace. */
+const URL_PATH = /^\/[^?#\s]*$/;
+
 function validate(s: Setting, value: unknown, source: string, dir: string): unknown {
   const bad = (expected: string) =>
     new ConfigError(`invalid "${s.key}" ${JSON.stringify(value)} from ${source} — expected ${expected}`);
@@ -709,12 +712,13 @@ function validate(s: Setting, value: unknown, source: string, dir: string): unkn
       if (typeof value !== 'string' || value === '') throw bad('a script path such as index.php, or false');
       return value;
     case 'url-path-or-empty':
-      if (typeof value !== 'string' || !/^(?:\/[^?#\s]*)?$/.test(value))
+      if (value === '') return value;
+      if (typeof value !== 'string' || !URL_PATH.test(value))
         throw bad('a path starting with / (no query), e.g. /api, or "" for none');
       return value;
     case 'url-path-or-false':
       if (value === false || value === 'false') return false;
-      if (typeof value !== 'string' || !/^\/[^?#\s]*$/.test(value))
+      if (typeof value !== 'string' || !URL_PATH.test(value))
         throw bad('a path starting with / (no query), or false');
       return value;
     case 'boolean':
