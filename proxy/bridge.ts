@@ -56,6 +56,7 @@ export class Bridge {
       checkFiles: config.checkFiles,
       staticFiles: config.staticFiles,
       symlinksWithinDocroot: config.symlinks === 'within-docroot',
+      fileCacheTtl: config.fileCacheTtl,
     });
     this.params = new ParamsBuilder({
       docroot: config.docroot,

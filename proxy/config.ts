@@ -17,6 +17,7 @@ export interface Config {
   checkFiles: boolean;
   staticFiles: boolean;
   symlinks: 'follow' | 'within-docroot';
+  fileCacheTtl: number;
   setParams: Record<string, string>;
   passHeaders: string[];
   hideHeaders: string[];
@@ -178,6 +179,16 @@ export const SETTINGS: readonly Setting[] = [
     meaning:
       '`within-docroot` refuses files reached through a symlink that leaves the docroot (needs `checkFiles: true`)',
     default: () => 'follow',
+  },
+  {
+    key: 'fileCacheTtl',
+    env: 'FPM_BRIDGE_FILE_CACHE_TTL',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`2000` ms',
+    meaning:
+      "how long what a docroot path is (file, directory, nothing) is remembered for routing, as nginx's `open_file_cache`; a new or deleted script is seen at most this late; `0` = look at every request",
+    default: () => 2000,
   },
   {
     key: 'setParams',

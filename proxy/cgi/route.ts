@@ -1,6 +1,7 @@
 import { realpathSync, type Stats, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import { NotFoundError } from '../errors.ts';
+import { DIRECTORY, FILE, FileCache, type FileKind, NOTHING } from './file-cache.ts';
 import { printable } from './path.ts';
 
 export interface RouteOptions {
@@ -22,6 +23,8 @@ export interface RouteOptions {
   staticFiles: boolean;
   /** Refuse files whose real path leaves the docroot through a symlink (nginx disable_symlinks). */
   symlinksWithinDocroot: boolean;
+  /** ms a lookup in the docroot is remembered (see {@link FileCache}); 0 = look at every request. */
+  fileCacheTtl: number;
 }
 
 export type Route =
@@ -43,8 +46,10 @@ export type Route =
 export class Router {
   private readonly frontRoute: Route | null;
   private readonly realDocroot: string;
+  private readonly cache: FileCache | null;
 
   constructor(readonly options: RouteOptions) {
+    this.cache = options.fileCacheTtl > 0 ? new FileCache(options.fileCacheTtl) : null;
     const fc = options.frontController;
     this.frontRoute =
       fc === false ? null : { kind: 'script', scriptName: `/${fc.replace(/^\/+/, '')}`, pathInfo: '' };
@@ -71,14 +76,17 @@ export class Router {
       if (path.endsWith('/')) return { kind: 'script', scriptName: path + o.index, pathInfo: '' };
       return this.front(path);
     }
-    const stats = this.stat(path);
-    if (stats?.isFile()) {
+    const kind = this.kind(path);
+    if (kind === FILE) {
       if (this.looksLikeScript(path)) {
         throw new NotFoundError(
           `"${printable(path)}" is not served: scripts run only through the path-info split`,
         );
       }
       if (!o.staticFiles) return this.front(path);
+      // Looked at now, not remembered: size, mtime and ETag must be the file's as it is sent.
+      const stats = this.stat(path);
+      if (stats === undefined || !stats.isFile()) return this.front(path);
       const filename = this.filename(path);
       // A symlink is judged by what it points at too: `config.txt -> config.php` would serve PHP source.
       const target = basename(safeRealpath(filename));
@@ -89,7 +97,7 @@ export class Router {
       }
       return { kind: 'static', filename, stats };
     }
-    if (stats?.isDirectory()) {
+    if (kind === DIRECTORY) {
       const dir = path.endsWith('/') ? path : `${path}/`;
       const index = dir + o.index;
       if (this.isFile(index)) {
@@ -129,7 +137,17 @@ export class Router {
   }
 
   private isFile(path: string): boolean {
-    return this.stat(path)?.isFile() === true;
+    return this.kind(path) === FILE;
+  }
+
+  private kind(path: string): FileKind {
+    const cached = this.cache?.get(path);
+    if (cached !== undefined) return cached;
+    const stats = this.stat(path);
+    const kind =
+      stats === undefined ? NOTHING : stats.isFile() ? FILE : stats.isDirectory() ? DIRECTORY : NOTHING;
+    this.cache?.set(path, kind);
+    return kind;
   }
 
   private stat(path: string): Stats | undefined {

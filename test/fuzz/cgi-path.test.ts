@@ -109,6 +109,7 @@ describe('path decoding and routing on arbitrary paths (fast-check)', () => {
         checkFiles: true,
         staticFiles: true,
         symlinksWithinDocroot: false,
+        fileCacheTtl: 0,
         ...overrides,
       };
       const router = new Router(o);

@@ -24,6 +24,7 @@ function router(options: Partial<RouteOptions> = {}): Router {
     checkFiles: true,
     staticFiles: true,
     symlinksWithinDocroot: false,
+    fileCacheTtl: 0,
     ...options,
   });
 }
@@ -328,5 +329,66 @@ describe('Router on a docroot with symlinks and look-alike names', () => {
       size: 5,
     });
     assert.deepEqual(r.route('/real.txt/x', ''), FRONT);
+  });
+});
+
+describe('Router with fileCacheTtl: docroot lookups remembered for a while, as nginx open_file_cache', () => {
+  let root = '';
+  before(() => {
+    root = mkdtempSync(join(tmpdir(), 'fpm-bridge-route-cache-'));
+    writeFileSync(join(root, 'index.php'), '<?php\n');
+  });
+  after(() => rmSync(root, { recursive: true, force: true }));
+  const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+  test('a script deleted after its first lookup still routes to itself until the ttl passed', async () => {
+    writeFileSync(join(root, 'gone.php'), '<?php\n');
+    const r = router({ docroot: root, fileCacheTtl: 30 });
+    assert.deepEqual(r.route('/gone.php', ''), script('/gone.php'));
+    rmSync(join(root, 'gone.php'));
+    assert.deepEqual(r.route('/gone.php', ''), script('/gone.php'));
+    await sleep(60);
+    assert.deepEqual(r.route('/gone.php', ''), FRONT);
+  });
+
+  test('a script created after a miss is found once the ttl passed', async () => {
+    const r = router({ docroot: root, fileCacheTtl: 30 });
+    assert.deepEqual(r.route('/new.php', ''), FRONT);
+    writeFileSync(join(root, 'new.php'), '<?php\n');
+    assert.deepEqual(r.route('/new.php', ''), FRONT);
+    await sleep(60);
+    assert.deepEqual(r.route('/new.php', ''), script('/new.php'));
+  });
+
+  test("a static file's size comes from a fresh look, never from the cache", () => {
+    const r = router({ docroot: root, fileCacheTtl: 60_000 });
+    writeFileSync(join(root, 'grows.txt'), 'a');
+    assert.deepEqual(shape(r.route('/grows.txt', '')), {
+      kind: 'static',
+      filename: join(root, 'grows.txt'),
+      size: 1,
+    });
+    writeFileSync(join(root, 'grows.txt'), 'abc');
+    assert.deepEqual(shape(r.route('/grows.txt', '')), {
+      kind: 'static',
+      filename: join(root, 'grows.txt'),
+      size: 3,
+    });
+  });
+
+  test('a static file deleted while still remembered goes to the front controller, not to a read error', () => {
+    const r = router({ docroot: root, fileCacheTtl: 60_000 });
+    writeFileSync(join(root, 'brief.txt'), 'a');
+    assert.equal(r.route('/brief.txt', '').kind, 'static');
+    rmSync(join(root, 'brief.txt'));
+    assert.deepEqual(r.route('/brief.txt', ''), FRONT);
+  });
+
+  test('with fileCacheTtl 0 every request looks again', () => {
+    const r = router({ docroot: root, fileCacheTtl: 0 });
+    writeFileSync(join(root, 'live.php'), '<?php\n');
+    assert.deepEqual(r.route('/live.php', ''), script('/live.php'));
+    rmSync(join(root, 'live.php'));
+    assert.deepEqual(r.route('/live.php', ''), FRONT);
   });
 });
