@@ -71,6 +71,10 @@ export interface ConnectionOptions {
 const INLINE_BODY_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
 const PADDING = Buffer.alloc(8);
+/** Size of a read from php-fpm, as Node's default. */
+const READ_SIZE = 64 * 1024;
+/** Reads up to this size are copied out of the connection's read buffer; larger ones take it over. */
+const COPY_LIMIT = 16 * 1024;
 
 /**
  * One socket to a FastCGI server. Sends requests as records and routes the records that come back to the
@@ -94,6 +98,7 @@ export class Connection implements RecordSink {
   private paused = false;
   private connectTimer: NodeJS.Timeout | null = null;
   private socketError: Error | null = null;
+  private readBuffer = Buffer.allocUnsafe(READ_SIZE);
 
   constructor(
     private readonly owner: ConnectionOwner,
@@ -101,7 +106,19 @@ export class Connection implements RecordSink {
     private readonly options: ConnectionOptions,
   ) {
     this.capacity = options.capacity;
-    const socket = connect(connectOptions(address));
+    const socket = connect({
+      ...connectOptions(address),
+      // Reads land in the connection's own buffer and go straight to the decoder: no 64 KiB allocation per
+      // read and no Readable 'data' machinery in between (a measurable share of the CPU per request). Node
+      // asks for the buffer again after each read; returning false pauses the socket as pause() would.
+      onread: {
+        buffer: () => this.readBuffer,
+        callback: (n: number, buf: Uint8Array) => {
+          this.received(n, buf as Buffer);
+          return !this.paused;
+        },
+      },
+    });
     this.socket = socket;
     if (address.kind === 'tcp') socket.setNoDelay(true);
     if (options.connectTimeout > 0) {
@@ -122,21 +139,33 @@ export class Connection implements RecordSink {
         this.connectTimer = null;
       }
     });
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        this.decoder.push(chunk);
-      } catch (err) {
-        this.destroy(
-          err instanceof ProtocolError
-            ? err
-            : new ProtocolError(`failed to handle a FastCGI record: ${(err as Error).message}`),
-        );
-      }
-    });
     socket.on('error', (err) => {
       this.socketError = err;
     });
     socket.on('close', () => this.teardown(null));
+  }
+
+  private received(n: number, buffer: Buffer): void {
+    // Handlers keep body pieces (a streamed response's queue, a buffered response's chunks), so the decoder
+    // needs bytes no later read overwrites: a small read is copied out (cheap, from Node's pool); a large
+    // one keeps the buffer, and the next read gets a new one — no copy of big bodies.
+    let chunk: Buffer;
+    if (n <= COPY_LIMIT) {
+      chunk = Buffer.allocUnsafe(n);
+      buffer.copy(chunk, 0, 0, n);
+    } else {
+      chunk = buffer.subarray(0, n);
+      this.readBuffer = Buffer.allocUnsafe(READ_SIZE);
+    }
+    try {
+      this.decoder.push(chunk);
+    } catch (err) {
+      this.destroy(
+        err instanceof ProtocolError
+          ? err
+          : new ProtocolError(`failed to handle a FastCGI record: ${(err as Error).message}`),
+      );
+    }
   }
 
   /** Can take one more request now. */

@@ -14,7 +14,7 @@ import type { FcgiAddress } from '../../../proxy/fastcgi/address.ts';
 import type { Exchange, FcgiRequest } from '../../../proxy/fastcgi/exchange.ts';
 import { getValues } from '../../../proxy/fastcgi/management.ts';
 import { Pool, type PoolOptions } from '../../../proxy/fastcgi/pool.ts';
-import { bufferCgi } from '../../../proxy/upstream.ts';
+import { bufferCgi, streamCgi } from '../../../proxy/upstream.ts';
 import { startFpm, type TestFpm } from '../../support/php-fpm.ts';
 
 /** php-fpm workers; the pools below use fewer connections, so an over-eager pool would show. */
@@ -32,6 +32,15 @@ fwrite(fopen('php://stderr', 'w'), "to the worker's own stderr\\n");
 header('Content-Type: text/plain');
 echo 'body';`,
   'big.php': `<?php header('Content-Type: application/octet-stream'); echo str_repeat('0123456789abcdef', 65536);`,
+  // Random bytes in small and large writes by turns (so reads of every size interleave across
+  // connections), then their md5.
+  'random.php': `<?php
+header('Content-Type: application/octet-stream');
+$all = '';
+for ($i = 0; $i < 12; $i++) {
+    foreach ([200, 131072] as $size) { $piece = random_bytes($size); $all .= $piece; echo $piece; flush(); usleep(500); }
+}
+echo md5($all);`,
 };
 
 let fpm: TestFpm;
@@ -338,6 +347,30 @@ describe('php-fpm 8.2 as a FastCGI server', () => {
       assert.ok(res.body.equals(Buffer.from('0123456789abcdef'.repeat(65536))));
     });
   });
+
+  test(
+    'large responses streamed on several connections at once, read late, each arrive intact (no read overwrites another)',
+    TIMEOUT,
+    async () => {
+      await withPool({ maxConns: WORKERS }, async (pool) => {
+        const responses = await Promise.all(
+          Array.from(
+            { length: WORKERS },
+            () => streamCgi(pool, { params: cgiParams('random.php'), body: null }).response,
+          ),
+        );
+        // Nobody reads for a while: each body's first pieces wait in its stream while the other
+        // connections go on reading.
+        await new Promise((resolve) => setTimeout(resolve, 200));
+        const bodies = await Promise.all(responses.map((res) => res.body.toArray().then(Buffer.concat)));
+        for (const body of bodies) {
+          const data = body.subarray(0, body.length - 32);
+          assert.equal(body.subarray(-32).toString(), createHash('md5').update(data).digest('hex'));
+        }
+        assert.equal(new Set(bodies.map((b) => b.subarray(-32).toString())).size, WORKERS);
+      });
+    },
+  );
 
   test('error_log() output arrives through onStderr and never in the body', TIMEOUT, async () => {
     await withPool({ maxConns: 1 }, async (pool) => {
