@@ -9,6 +9,8 @@
  *   }
  */
 export class FpmBridgeError extends Error {
+  // Spelled out, not taken from the class: the bundles are minified, and Lambda reports `name` as errorType.
+  override name = 'FpmBridgeError';
   /** Stable identifier, `FPM_BRIDGE_ERR_*`. */
   readonly code: string;
   /** Status a front answers with when this error ends a request. */
@@ -18,12 +20,12 @@ export class FpmBridgeError extends Error {
     super(message, options);
     this.code = code;
     this.statusCode = statusCode;
-    this.name = new.target.name;
   }
 }
 
 /** A setting in the config file, environment or command line is invalid. */
 export class ConfigError extends FpmBridgeError {
+  override readonly name = 'ConfigError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_CONFIG', 500, message, options);
   }
@@ -31,6 +33,7 @@ export class ConfigError extends FpmBridgeError {
 
 /** No php-fpm binary where we looked. */
 export class PhpFpmNotFoundError extends FpmBridgeError {
+  override readonly name = 'PhpFpmNotFoundError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_PHP_FPM_NOT_FOUND', 502, message);
   }
@@ -38,6 +41,7 @@ export class PhpFpmNotFoundError extends FpmBridgeError {
 
 /** The spawned php-fpm exited or did not open its socket in time. */
 export class PhpFpmStartError extends FpmBridgeError {
+  override readonly name = 'PhpFpmStartError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_PHP_FPM_START', 502, message, options);
   }
@@ -45,6 +49,7 @@ export class PhpFpmStartError extends FpmBridgeError {
 
 /** The FastCGI server could not be reached (refused, missing socket, connect timeout). */
 export class ConnectError extends FpmBridgeError {
+  override readonly name = 'ConnectError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_CONNECT', 502, message, options);
   }
@@ -52,6 +57,7 @@ export class ConnectError extends FpmBridgeError {
 
 /** The FastCGI connection closed or broke before END_REQUEST (worker killed, crash, reset). */
 export class UpstreamClosedError extends FpmBridgeError {
+  override readonly name = 'UpstreamClosedError';
   /** True when not one byte of the response arrived: the request may be retried if it is safe to. */
   readonly beforeResponse: boolean;
   constructor(message: string, beforeResponse: boolean, options?: { cause?: unknown }) {
@@ -62,6 +68,7 @@ export class UpstreamClosedError extends FpmBridgeError {
 
 /** The FastCGI server sent bytes that are not valid FastCGI 1.0 records. */
 export class ProtocolError extends FpmBridgeError {
+  override readonly name = 'ProtocolError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_PROTOCOL', 502, message);
   }
@@ -69,6 +76,7 @@ export class ProtocolError extends FpmBridgeError {
 
 /** END_REQUEST with FCGI_OVERLOADED: the application refused the request. */
 export class OverloadedError extends FpmBridgeError {
+  override readonly name = 'OverloadedError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_OVERLOADED', 503, message);
   }
@@ -76,6 +84,7 @@ export class OverloadedError extends FpmBridgeError {
 
 /** END_REQUEST with FCGI_CANT_MPX_CONN: the server will not multiplex; retried on a fresh connection. */
 export class CantMultiplexError extends FpmBridgeError {
+  override readonly name = 'CantMultiplexError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_CANT_MPX_CONN', 502, message);
   }
@@ -83,6 +92,7 @@ export class CantMultiplexError extends FpmBridgeError {
 
 /** END_REQUEST with FCGI_UNKNOWN_ROLE: the server is not a FastCGI responder. */
 export class UnknownRoleError extends FpmBridgeError {
+  override readonly name = 'UnknownRoleError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_UNKNOWN_ROLE', 502, message);
   }
@@ -90,6 +100,7 @@ export class UnknownRoleError extends FpmBridgeError {
 
 /** The CGI header block php-fpm sent is malformed or too large. */
 export class BadResponseError extends FpmBridgeError {
+  override readonly name = 'BadResponseError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_BAD_RESPONSE', 502, message);
   }
@@ -97,6 +108,7 @@ export class BadResponseError extends FpmBridgeError {
 
 /** The request ran longer than the configured timeout; its connection (and worker) were released. */
 export class TimeoutError extends FpmBridgeError {
+  override readonly name = 'TimeoutError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_TIMEOUT', 504, message);
   }
@@ -104,6 +116,7 @@ export class TimeoutError extends FpmBridgeError {
 
 /** All connections are busy and the wait queue is full or the wait took too long. */
 export class QueueFullError extends FpmBridgeError {
+  override readonly name = 'QueueFullError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_QUEUE', 503, message);
   }
@@ -111,6 +124,7 @@ export class QueueFullError extends FpmBridgeError {
 
 /** The caller aborted the request (client gone); nothing is sent back. */
 export class AbortedError extends FpmBridgeError {
+  override readonly name = 'AbortedError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_ABORTED', 499, message, options);
   }
@@ -118,6 +132,7 @@ export class AbortedError extends FpmBridgeError {
 
 /** The client pool was closed while the request waited or ran. */
 export class ClientClosedError extends FpmBridgeError {
+  override readonly name = 'ClientClosedError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_CLOSED', 503, message);
   }
@@ -125,6 +140,7 @@ export class ClientClosedError extends FpmBridgeError {
 
 /** The request is malformed (CR, LF or NUL in the path, bad percent-encoding, bad header). */
 export class BadRequestError extends FpmBridgeError {
+  override readonly name = 'BadRequestError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_BAD_REQUEST', 400, message);
   }
@@ -132,6 +148,7 @@ export class BadRequestError extends FpmBridgeError {
 
 /** The path names nothing this proxy will serve or run (outside docroot, not a script, no front controller). */
 export class NotFoundError extends FpmBridgeError {
+  override readonly name = 'NotFoundError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_NOT_FOUND', 404, message);
   }
@@ -139,6 +156,7 @@ export class NotFoundError extends FpmBridgeError {
 
 /** The params (mostly headers) cannot be encoded: one header is larger than a FastCGI record can carry. */
 export class HeadersTooLargeError extends FpmBridgeError {
+  override readonly name = 'HeadersTooLargeError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_HEADERS_TOO_LARGE', 431, message);
   }
@@ -146,6 +164,7 @@ export class HeadersTooLargeError extends FpmBridgeError {
 
 /** The request body is larger than the configured limit. */
 export class BodyTooLargeError extends FpmBridgeError {
+  override readonly name = 'BodyTooLargeError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_BODY_TOO_LARGE', 413, message);
   }
@@ -153,6 +172,7 @@ export class BodyTooLargeError extends FpmBridgeError {
 
 /** The request body ended before the announced Content-Length, or its source failed. */
 export class BodyError extends FpmBridgeError {
+  override readonly name = 'BodyError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_BODY', 400, message, options);
   }
@@ -160,6 +180,7 @@ export class BodyError extends FpmBridgeError {
 
 /** The request uses what the front does not implement: a transfer coding other than chunked, CONNECT. */
 export class NotImplementedError extends FpmBridgeError {
+  override readonly name = 'NotImplementedError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_NOT_IMPLEMENTED', 501, message);
   }
@@ -167,6 +188,7 @@ export class NotImplementedError extends FpmBridgeError {
 
 /** The command line is wrong (unknown command, bad option); the CLI exits with status 2. */
 export class UsageError extends FpmBridgeError {
+  override readonly name = 'UsageError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_USAGE', 400, message);
   }
@@ -174,6 +196,7 @@ export class UsageError extends FpmBridgeError {
 
 /** A Lambda event that is not an HTTP event fpm-bridge handles, or is malformed; the invocation fails. */
 export class BadEventError extends FpmBridgeError {
+  override readonly name = 'BadEventError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_BAD_EVENT', 400, message);
   }
@@ -181,6 +204,7 @@ export class BadEventError extends FpmBridgeError {
 
 /** `fpm-bridge layer build` failed: a package could not be fetched, a library is missing, the layer is too large. */
 export class LayerError extends FpmBridgeError {
+  override readonly name = 'LayerError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_LAYER', 500, message, options);
   }
@@ -191,6 +215,7 @@ export class LayerError extends FpmBridgeError {
  * credentials were refused or lack a permission, the resource does not exist, or the invoked function failed.
  */
 export class AwsError extends FpmBridgeError {
+  override readonly name = 'AwsError';
   constructor(message: string, options?: { cause?: unknown }) {
     super('FPM_BRIDGE_ERR_AWS', 502, message, options);
   }
