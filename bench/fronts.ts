@@ -616,32 +616,46 @@ function goalLine(w: Workload, c: number, rows: ReturnType<typeof medians>): str
  */
 const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follows the CPU time per request** (the two CPU
   columns): each front's req/s is close to the machine's free CPU divided by front + php-fpm CPU per request.
-  nginx and HAProxy spend about 50–70 µs per hello-world request, \`fpm-bridge serve\` about 130–150 µs once
-  warm (a bare \`node:http\` server answering a constant costs 30–140 µs here), and 1–2 ms during its first few
-  thousand requests, before V8 has optimized the hot path — hence the warm-up by request count. That
-  difference is the gap in req/s: fpm-bridge is ahead of neither, and the goal is not met.
-- **What was cut (2026-11-30)**: fpm-bridge spent about 300 µs per hello request before. A response PHP had
-  finished when its headers arrived (most small ones) now leaves in one write with a Content-Length instead
-  of a \`stream.pipeline()\` (an AbortController and a DOMException per response) and a separate chunked
-  terminator; larger bodies go through a small pump that corks the client socket per tick, so the many 4 KiB
-  STDOUT records of one php-fpm read leave in one writev; request bodies go to php-fpm as one corked writev
-  per chunk instead of three writes per record. Together: hello c=32 from about 4,000 to about 6,400 req/s.
+  nginx and HAProxy spend about 50–70 µs per hello-world request, \`fpm-bridge serve\` about 100–125 µs once
+  warm, and 1–2 ms during its first few thousand requests, before V8 has optimized the hot path — hence the
+  warm-up by request count. That difference is the gap in req/s: fpm-bridge is ahead of neither, and the
+  goal is not met. The machine's own speed drifts too: php-fpm's CPU per identical request moves by ±20 %
+  between runs minutes apart, so single differences under about 15 % are not findings.
+- **What was cut (first session of 2026-11-30)**: fpm-bridge spent about 300 µs per hello request before. A
+  response PHP had finished when its headers arrived (most small ones) now leaves in one write with a
+  Content-Length instead of a \`stream.pipeline()\` (an AbortController and a DOMException per response) and a
+  separate chunked terminator; larger bodies go through a small pump that corks the client socket per tick;
+  request bodies go to php-fpm as one corked writev per chunk instead of three writes per record. Together:
+  hello c=32 from about 4,000 to about 6,400 req/s.
+- **What was cut (third session of 2026-11-30)**, each measured by alternating two builds against one php-fpm
+  (5–8 runs each, medians): the router's \`stat()\` of the script, a system call nginx's config here does not
+  make, is remembered for \`fileCacheTtl\` (as nginx's \`open_file_cache\`): −15 % front CPU per request; the
+  bundles were built with esbuild's \`keepNames\`, which wrapped every named closure in an
+  \`Object.defineProperty\` each time one was created — several per request — and are not any more: about
+  −8 %; php-fpm's answers are read through \`onread\` into the connection's own buffer, without a 64 KiB
+  allocation and the Readable machinery per read. Hello c=1 went from about 4,300 to 6,100 req/s, c=32 from
+  about 6,400 to 7,200.
 - **nginx's p99 of seconds at concurrency 32 and 256** is php-fpm's listen backlog, not nginx's CPU: nginx
   has no upstream queue, so with more requests in flight than workers it opens one connection per request, and
   those beyond the kept ones (one per worker) wait in php-fpm's backlog while every worker stays with a kept
   connection, until one of those closes (every 1000 requests, \`keepalive_requests\`). HAProxy (\`maxconn\` on the
   server) and fpm-bridge (\`maxConns\` + FIFO) queue in the front instead, so a request waits its turn rather
   than a kept connection's lifetime: their p99 stays in tens of milliseconds where nginx's is seconds.
-- **What is left** (measured again, second session of 2026-11-30): per hello request the front makes the same
-  system calls as nginx (strace: one read and one writev on the client, one write and one read on php-fpm,
-  plus one statx for the script check nginx does not make) and spends about as much kernel time (~40 µs,
-  mostly waking the process at the other end of a socket on this VM); the gap is user time — ~60 µs for
-  fpm-bridge against nginx's ~60 µs in all. A bare \`node:http\` server answering a constant costs ~30 µs per
-  request here, so matching nginx would need the proxy's own JavaScript to cost next to nothing on top of
-  node:http; perf shows no single hot spot left (the top function, \`encodeRequestHead\`, is 2.5 % of
-  samples). For the 1 MiB POST, fpm-bridge and HAProxy stream a body to php-fpm as it arrives, so a worker is
-  taken before the body is in, while nginx reads the whole body first; buffering bodies up to 1 MiB before
-  dispatch was tried and was slower (424 → 286 req/s at c=32), so it was not kept.`;
+- **What is left**: per hello request the front now makes the fewest system calls it can (strace: one read
+  and one writev on the client, one write and one read on php-fpm, an epoll wait per several requests), as
+  nginx does; on this VM every wake-up of the process at the other end of a socket is costly (perf:
+  a quarter of fpm-bridge's samples are the hypervisor's interrupt-enable path), for nginx as much as for
+  fpm-bridge. The gap is user time. A bare \`node:http\` server answering a constant costs 25–45 µs per
+  request here; \`node:http\` plus the FastCGI pool with hand-written params (no routing, params builder,
+  metrics or streaming) measured about 85 µs against \`serve\`'s 100–125 in the same alternating runs, so
+  about a quarter of the front's CPU is \`serve\`'s own layer — spread thin (perf: the top function,
+  \`encodeRequestHead\`, is 3 % of samples, the rest is V8's property-access and call builtins, promise jobs
+  and GC) — and the rest is Node's HTTP server and streams. The 100 KiB and 1 MiB cases are bound by moving
+  bytes: php-fpm sends a 100 KiB body in three records, so per-record work is not what costs; the reads'
+  64 KiB buffers (garbage for V8 to collect) and the client writes are. For the 1 MiB POST, fpm-bridge and
+  HAProxy stream a body to php-fpm as it arrives, so a worker is taken before the body is in, while nginx reads
+  the whole body first; buffering bodies up to 1 MiB before dispatch was tried and was slower (424 → 286
+  req/s at c=32), so it was not kept.`;
 
 // ---- setup ----
 
