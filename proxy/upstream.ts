@@ -21,6 +21,11 @@ export interface StreamedResponse extends CgiHead {
   body: Readable;
   /** Script exit status, known once the body ended. */
   appStatus: number | null;
+  /**
+   * The whole body when PHP had already finished by the time its headers were in (most small responses
+   * arrive in one read), else null. A front can send it in one write; `body` then streams the same bytes.
+   */
+  whole: Buffer | null;
 }
 
 /** A response whose body was collected whole (Lambda's buffered mode). */
@@ -86,6 +91,8 @@ class CgiHandler implements FcgiHandler {
   private streamed: StreamedResponse | null = null;
   private readonly chunks: Buffer[] = [];
   private length = 0;
+  /** Streaming: END_REQUEST's app status once it came before the response was handed out. */
+  private ended: number | null = null;
 
   constructor(
     private readonly options: CgiCallOptions,
@@ -106,13 +113,9 @@ class CgiHandler implements FcgiHandler {
       }
       if (rest === null) return true;
       body = rest;
-      if (this.streaming) {
-        const exchange = this.exchange!;
-        // read() is called when the consumer wants more: resume the connection paused by push() → false.
-        this.stream = new Readable({ read: () => exchange.resume() });
-        this.streamed = { ...this.parser.head!, body: this.stream, appStatus: null };
-        this.resolve!(this.streamed);
-      }
+      // The rest of this read (often the whole body and END_REQUEST) is decoded before microtasks run: a
+      // response that turns out finished by then needs no Readable at all.
+      if (this.streaming) queueMicrotask(() => this.handOut());
     }
     if (body.length === 0) return true;
     if (this.stream !== null) return this.stream.push(body);
@@ -142,12 +145,67 @@ class CgiHandler implements FcgiHandler {
       this.stream!.push(null);
       return;
     }
-    const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
-    this.resolve!({ ...head, body, appStatus });
+    if (this.streaming) {
+      this.ended = appStatus;
+      return;
+    }
+    this.resolve!({ ...head, body: this.collected(), appStatus });
   }
 
   onError(err: FpmBridgeError): void {
     if (this.stream !== null) this.stream.destroy(err);
     else this.reject!(err);
+  }
+
+  /** Streaming: resolves with the response once the read that completed its head has been decoded. */
+  private handOut(): void {
+    // Failed meanwhile (the promise is already rejected).
+    if (this.exchange!.done && this.ended === null) return;
+    const head = this.parser.head!;
+    if (this.ended !== null) {
+      this.resolve!(new FinishedResponse(head, this.collected(), this.ended));
+      return;
+    }
+    const exchange = this.exchange!;
+    // read() is called when the consumer wants more: resume the connection paused by push() → false.
+    this.stream = new Readable({ read: () => exchange.resume() });
+    for (const chunk of this.chunks) this.stream.push(chunk);
+    this.chunks.length = 0;
+    this.streamed = { ...head, body: this.stream, appStatus: null, whole: null };
+    this.resolve!(this.streamed);
+  }
+
+  private collected(): Buffer {
+    return this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.length);
+  }
+}
+
+/**
+ * A streamed response PHP had finished before it was handed out: its body is `whole`, and the Readable that
+ * `body` promises is only built if someone asks for it (constructing one is a few µs a request).
+ */
+class FinishedResponse implements StreamedResponse {
+  readonly status: number;
+  readonly statusText: string;
+  readonly headers: string[];
+  private stream: Readable | null = null;
+
+  constructor(
+    head: CgiHead,
+    readonly whole: Buffer,
+    readonly appStatus: number,
+  ) {
+    this.status = head.status;
+    this.statusText = head.statusText;
+    this.headers = head.headers;
+  }
+
+  get body(): Readable {
+    if (this.stream === null) {
+      this.stream = new Readable({ read() {} });
+      if (this.whole.length > 0) this.stream.push(this.whole);
+      this.stream.push(null);
+    }
+    return this.stream;
   }
 }

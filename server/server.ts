@@ -157,13 +157,12 @@ async function handle(
   }
   const noBody = bodiless(req.method === 'HEAD', response.status);
   const promised = noBody ? null : declaredLength(response);
-  if (response.appStatus !== null) {
-    // PHP had already finished when its headers were parsed (most small responses arrive in one read): the
-    // whole body sits in the stream's buffer. Sent with one end() and a Content-Length, the response
-    // leaves in one write, without a pipeline or a chunked terminator. (PHP cannot have set
-    // Transfer-Encoding: the CGI head parser refuses it.)
+  if (response.whole !== null) {
+    // PHP had already finished when its headers were parsed (most small responses arrive in one read).
+    // Sent with one end() and a Content-Length, the response leaves in one write, without a pump or a
+    // chunked terminator. (PHP cannot have set Transfer-Encoding: the CGI head parser refuses it.)
     res.off('close', onClose);
-    let body: Buffer = response.body.read() ?? EMPTY;
+    let body = response.whole;
     let headers = response.headers;
     if (promised === null) {
       // PHP gave no length. Not for HEAD (whose body PHP leaves out), 204 (which has none) or 304 (whose
@@ -183,8 +182,6 @@ async function handle(
   res.writeHead(response.status, response.statusText, response.headers);
   pump(response.body, res, promised, (err) => bodyFailed(bridge, requestId, err));
 }
-
-const EMPTY = Buffer.alloc(0);
 
 /** Logs why a response body went wrong after its head was sent; a client that left is no failure. */
 function bodyFailed(bridge: Bridge, requestId: string, err: Error): void {

@@ -32,6 +32,11 @@ fwrite(fopen('php://stderr', 'w'), "to the worker's own stderr\\n");
 header('Content-Type: text/plain');
 echo 'body';`,
   'big.php': `<?php header('Content-Type: application/octet-stream'); echo str_repeat('0123456789abcdef', 65536);`,
+  // Headers and a first line now, the rest 100 ms later.
+  'later.php': `<?php
+header('Content-Type: text/plain');
+while (ob_get_level() > 0) ob_end_flush();
+echo "first\\n"; flush(); usleep(100000); echo 'last';`,
   // Random bytes in small and large writes by turns (so reads of every size interleave across
   // connections), then their md5.
   'random.php': `<?php
@@ -336,6 +341,34 @@ describe('php-fpm 8.2 as a FastCGI server', () => {
           (await run(pool, { params: cgiParams('hello.php'), body: null })).body.toString(),
           'hello',
         );
+      });
+    },
+  );
+
+  test(
+    'streamCgi hands out a response PHP had finished with its whole body, and body still streams those bytes',
+    TIMEOUT,
+    async () => {
+      await withPool({ maxConns: 1 }, async (pool) => {
+        const res = await streamCgi(pool, { params: cgiParams('hello.php'), body: null }).response;
+        assert.deepEqual(
+          { status: res.status, whole: res.whole?.toString(), appStatus: res.appStatus },
+          { status: 200, whole: 'hello', appStatus: 0 },
+        );
+        assert.equal(Buffer.concat(await res.body.toArray()).toString(), 'hello');
+      });
+    },
+  );
+
+  test(
+    'streamCgi hands out a response still running with no whole body; the rest streams',
+    TIMEOUT,
+    async () => {
+      await withPool({ maxConns: 1 }, async (pool) => {
+        const res = await streamCgi(pool, { params: cgiParams('later.php'), body: null }).response;
+        assert.deepEqual({ whole: res.whole, appStatus: res.appStatus }, { whole: null, appStatus: null });
+        assert.equal(Buffer.concat(await res.body.toArray()).toString(), 'first\nlast');
+        assert.equal(res.appStatus, 0);
       });
     },
   );
