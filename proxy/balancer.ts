@@ -9,7 +9,8 @@ import type { Dispatcher } from './upstream.ts';
  * Spreads requests over php-fpm pools: each goes to the pool with the fewest requests in flight or
  * waiting (least outstanding requests), the first one on a tie, so a slow backend gets less work.
  *
- * A backend marked down ({@link BackendHealth}) is skipped unless every backend is down. A request whose
+ * A backend marked down ({@link BackendHealth}) is skipped unless every backend is down; past its cool-down
+ * it gets one request to try it, not every request that finds it idle. A request whose
  * connection never stood (php-fpm never saw it, no body byte was read) is sent to another available
  * backend instead of failing, so a dead address costs its clients nothing but the connect attempt.
  *
@@ -94,18 +95,20 @@ export class Balancer implements Dispatcher, PoolObserver {
    * available ones if `available`; null if there is none.
    */
   private pick(except: Pool | null, available: boolean): Pool | null {
-    let best: Pool | null = null;
+    let best = -1;
     let bestLoad = Number.POSITIVE_INFINITY;
     for (let i = 0; i < this.pools.length; i++) {
       const pool = this.pools[i]!;
       if (pool === except || (available && !this.health[i]!.available)) continue;
       const load = pool.outstanding;
       if (load < bestLoad) {
-        best = pool;
+        best = i;
         bestLoad = load;
         if (load === 0) break;
       }
     }
-    return best;
+    if (best < 0) return null;
+    if (available) this.health[best]!.chosen();
+    return this.pools[best]!;
   }
 }

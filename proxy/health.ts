@@ -36,8 +36,8 @@ export const DEFAULT_HEALTH_OPTIONS: HealthOptions = {
  *
  * - passive: a connection that cannot connect, and a request that times out before any answer (a hung
  *   php-fpm still accepts connections), are failures; a completed request is a success. `failures` failures
- *   in a row mark the backend down for `coolDown` ms, after which requests may try it again (one completed
- *   request → up);
+ *   in a row mark the backend down for `coolDown` ms, after which one request tries it again ({@link chosen};
+ *   completed → up, else another cool-down);
  * - active: an FCGI_GET_VALUES probe every `interval` ms ({@link HealthProber}); an answer marks it up, a
  *   failure counts like a failed connect.
  *
@@ -66,6 +66,15 @@ export class BackendHealth implements BackendStatus {
   /** May get requests now: up, or down for longer than the cool-down (then one request tests it). */
   get available(): boolean {
     return this.up || Date.now() >= this.retryAt;
+  }
+
+  /**
+   * A request is being sent here. To a down backend past its cool-down, that request is the one trial:
+   * the next waits another cool-down unless this one brings the backend up first, so a backend that is
+   * still dead (or blackholes connects until `connectTimeout`) costs one request a cool-down, not a burst.
+   */
+  chosen(): void {
+    if (!this.up) this.retryAt = Date.now() + this.options.coolDown;
   }
 
   succeeded(): void {

@@ -56,6 +56,23 @@ describe('Balancer health: a dead address next to a live php-fpm', () => {
     }
   });
 
+  it('after the cool-down, one request tries the down backend again, not every one that finds it idle', async () => {
+    const dead = new Pool({ kind: 'unix', path: deadSocket() }, { maxConns: 2 });
+    const balancer = new Balancer([dead, fpm.pool], { failures: 1, coolDown: 100, interval: 0 });
+    try {
+      assert.equal(await get(balancer), 'hello from php-fpm');
+      assert.equal(balancer.health[0]!.failures, 1);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      const together = await Promise.all(Array.from({ length: 6 }, () => get(balancer)));
+      assert.deepEqual(together, Array(6).fill('hello from php-fpm'));
+      assert.equal(balancer.health[0]!.failures, 2, 'one trial, failed over to the live backend');
+      assert.equal(balancer.health[0]!.up, false);
+    } finally {
+      balancer.close();
+      await dead.close();
+    }
+  });
+
   it('marks the dead address down by the active probe alone, without costing a request', async () => {
     const dead = new Pool({ kind: 'unix', path: deadSocket() }, { maxConns: 2 });
     const balancer = new Balancer([dead, fpm.pool], { failures: 1, coolDown: 3_600_000, interval: 0 });
