@@ -326,7 +326,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'integer',
     min: 0,
     defaultText: '`1024` requests',
-    meaning: 'requests allowed to wait for a free worker; more → 503',
+    meaning: 'requests allowed to wait for a free worker, per php-fpm address; more → 503',
     default: () => 1024,
   },
   {
