@@ -4,8 +4,12 @@ export const NOTHING = 0;
 export const FILE = 1;
 export const DIRECTORY = 2;
 
-/** Entries past this are dropped all at once: a flood of distinct paths costs memory no more than this. */
+/**
+ * Past this many entries, or this many characters of paths in all, the map is dropped at once: a flood of
+ * distinct (or 16 KiB-long) paths holds a few MiB at most.
+ */
 const MAX_ENTRIES = 10_000;
+const MAX_CHARS = 2 * 1024 * 1024;
 
 /**
  * Remembers what docroot paths named for at most `ttl` ms, so a hot script or a front controller's miss costs
@@ -18,13 +22,14 @@ const MAX_ENTRIES = 10_000;
 export class FileCache {
   private readonly kinds = new Map<string, FileKind>();
   private clearsAt = 0;
+  private chars = 0;
 
   constructor(private readonly ttl: number) {}
 
   get(path: string): FileKind | undefined {
     const now = performance.now();
     if (now >= this.clearsAt) {
-      this.kinds.clear();
+      this.clear();
       this.clearsAt = now + this.ttl;
       return undefined;
     }
@@ -32,7 +37,18 @@ export class FileCache {
   }
 
   set(path: string, kind: FileKind): void {
-    if (this.kinds.size >= MAX_ENTRIES) this.kinds.clear();
+    if (this.kinds.size >= MAX_ENTRIES || this.chars + path.length > MAX_CHARS) this.clear();
     this.kinds.set(path, kind);
+    this.chars += path.length;
+  }
+
+  /** Entries and characters held, for the tests. */
+  get size(): { entries: number; chars: number } {
+    return { entries: this.kinds.size, chars: this.chars };
+  }
+
+  private clear(): void {
+    this.kinds.clear();
+    this.chars = 0;
   }
 }
