@@ -73,8 +73,11 @@ const EMPTY = Buffer.alloc(0);
 const PADDING = Buffer.alloc(8);
 /** Size of a read from php-fpm, as Node's default. */
 const READ_SIZE = 64 * 1024;
-/** Reads up to this size are copied out of the connection's read buffer; larger ones take it over. */
-const COPY_LIMIT = 16 * 1024;
+/**
+ * Reads up to this size are copied out of the connection's read buffer; larger ones take it over, wasting
+ * at most a quarter of it (a buffered body held as many such reads costs at most a third more memory).
+ */
+const COPY_LIMIT = 48 * 1024;
 
 /**
  * One socket to a FastCGI server. Sends requests as records and routes the records that come back to the
