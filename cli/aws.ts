@@ -31,7 +31,7 @@ export async function lambdaClient(options: LambdaClientOptions, action: string)
   // Node 20, and a paragraph on stderr would bury the one line a command prints. An explicit setting wins.
   process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   const { endpoint } = options;
-  const client = new LambdaClient({ region: options.region });
+  const client = new LambdaClient({ region: options.region, logger: SDK_LOGGER });
   let region: string;
   try {
     region = await client.config.region();
@@ -45,8 +45,20 @@ export async function lambdaClient(options: LambdaClientOptions, action: string)
     () => EMULATOR_CREDENTIALS,
   );
   client.destroy();
-  return new LambdaClient({ region, endpoint, credentials });
+  return new LambdaClient({ region, endpoint, credentials, logger: SDK_LOGGER });
 }
+
+/**
+ * The SDK's warnings (several credential sources set at once, and the like) on stderr. Its default logger
+ * is silent, and the SDK recognises it by class name, which the minified bundle does not keep.
+ */
+const SDK_LOGGER = {
+  trace() {},
+  debug() {},
+  info() {},
+  warn: (...args: unknown[]) => console.warn(...args),
+  error: (...args: unknown[]) => console.error(...args),
+};
 
 /** AWS error names that mean the credentials were not accepted. */
 const REFUSED = new Set([

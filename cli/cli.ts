@@ -37,7 +37,12 @@ async function main(argv: string[]): Promise<void> {
 const argv = process.argv.slice(2);
 main(argv).catch((err: unknown) => {
   const debug = argv.includes('--debug');
-  if (debug || !(err instanceof Error)) console.error(err);
+  // Stacks, not the object: util.inspect would print the minified bundle's class names.
+  if (debug && err instanceof Error) {
+    for (let e: unknown = err, first = true; e instanceof Error; e = e.cause, first = false) {
+      console.error(first ? e.stack : `Caused by: ${e.stack}`);
+    }
+  } else if (!(err instanceof Error)) console.error(err);
   else console.error(`fpm-bridge: ${err.message}`);
   process.exit(err instanceof UsageError ? 2 : 1);
 });

@@ -142,6 +142,15 @@ describe('fpm-bridge serve lifecycle', () => {
     );
   });
 
+  it('with --debug prints the error as a stack that starts with its class name', async () => {
+    const { code, stderr } = await runCli(['deploy', '--debug']);
+    assert.equal(code, 2);
+    assert.match(
+      stderr,
+      /^UsageError: unknown command "deploy" — run "fpm-bridge --help" for the list\n {4}at /,
+    );
+  });
+
   it('prints help for the command and for serve', async () => {
     assert.match((await runCli(['--help'])).stdout, /^Usage: fpm-bridge <command>/);
     assert.match((await runCli(['serve', '--help'])).stdout, /^Usage: fpm-bridge serve \[DOCROOT\]/);
