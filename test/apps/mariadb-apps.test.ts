@@ -127,7 +127,17 @@ describe('real applications on MariaDB', { skip: skipReason() }, () => {
         await page.goto(`${url}/wp-login.php`);
         await page.fill('#user_login', admin.user);
         await page.fill('#user_pass', admin.password);
-        await Promise.all([page.waitForURL(/\/wp-admin\/$/), page.click('#wp-submit')]);
+        await Promise.all([
+          page.waitForURL(/\/wp-admin\/$/).catch(async (err: Error) => {
+            // Say where the browser ended up and what WordPress said, not only that the wait timed out.
+            await screenshot(page, `${front.tag}-login-failed`);
+            const said = await page.textContent('#login_error', { timeout: 1000 }).catch(() => null);
+            throw new Error(`log-in did not reach /wp-admin/: at ${page.url()}; WordPress said: ${said}`, {
+              cause: err,
+            });
+          }),
+          page.click('#wp-submit'),
+        ]);
         assert.equal(await page.textContent('#wpbody h1'), 'Dashboard');
         await screenshot(page, `${front.tag}-dashboard`);
       });
