@@ -50,14 +50,15 @@ export async function lambdaClient(options: LambdaClientOptions, action: string)
 
 /**
  * The SDK's warnings (several credential sources set at once, and the like) on stderr. Its default logger
- * is silent, and the SDK recognises it by class name, which the minified bundle does not keep.
+ * is silent, and the SDK recognises it by class name, which the minified bundle does not keep. Not its
+ * errors: it logs every failed command there, which the CLI reports itself in one line.
  */
 const SDK_LOGGER = {
   trace() {},
   debug() {},
   info() {},
   warn: (...args: unknown[]) => console.warn(...args),
-  error: (...args: unknown[]) => console.error(...args),
+  error() {},
 };
 
 /** AWS error names that mean the credentials were not accepted. */
