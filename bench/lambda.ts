@@ -245,7 +245,7 @@ Goal within 1.2×: **${coldHandler / coldBare <= 1.2 ? 'met' : 'not met'}**.
 Where the difference goes (measured by hand with timestamps in the bundle, 2026-11-30): php-fpm needs about
 100 ms to be ready either way (\`php -n -v\` alone takes ~44 ms here: loading the binary and its libraries;
 the extensions take most of the rest). Before php-fpm is spawned the handler pays the dynamic import and the
-built-ins it needs (~7 ms; the bare script imports its built-ins before its clock starts), parsing the 131 KB
+built-ins it needs (~7 ms; the bare script imports its built-ins before its clock starts), parsing the 130 KB
 bundle (~5 ms; \`yaml\` instead of \`js-yaml\` made it 203 KB and ~5 ms slower), evaluating the modules,
 reading the config and writing php-fpm's (~6 ms) and, as it happens, one young-generation GC (~3 ms). Node's
 \`spawn()\` then takes 8–10 ms on this Firecracker VM (a fork of a larger process than the bare script's ~6 ms),
