@@ -48,6 +48,36 @@ export function withoutBodyIf(response: EncodedResponse, head: boolean): Encoded
 }
 
 /**
+ * PHP's head without a Content-Length that is not its body's length (a wrong or repeated header), and what was
+ * wrong, or null. The event source frames the body itself, so the client gets every byte PHP sent — where a
+ * wrong length passed on could leave it waiting for bytes that never come. HEAD, 204 and 304 keep theirs:
+ * there it describes the GET's body.
+ */
+export function withoutWrongLength(
+  head: CgiHead,
+  length: number,
+  isHead: boolean,
+): { head: CgiHead; wrong: string | null } {
+  if (bodiless(isHead, head.status)) return { head, wrong: null };
+  const declared: string[] = [];
+  for (let i = 0; i < head.headers.length; i += 2) {
+    if (head.headers[i]!.toLowerCase() === 'content-length') declared.push(head.headers[i + 1]!);
+  }
+  if (declared.length === 0 || (declared.length === 1 && declared[0]!.trim() === String(length))) {
+    return { head, wrong: null };
+  }
+  const headers: string[] = [];
+  for (let i = 0; i < head.headers.length; i += 2) {
+    if (head.headers[i]!.toLowerCase() !== 'content-length')
+      headers.push(head.headers[i]!, head.headers[i + 1]!);
+  }
+  return {
+    head: { ...head, headers },
+    wrong: `PHP's body is ${length} bytes but it sent "Content-Length: ${declared.join(', ')}"; the header was dropped`,
+  };
+}
+
+/**
  * Turns PHP's response into what a Lambda event source carries: text stays text when its type is a text
  * type and its bytes are valid UTF-8 (so nothing is mangled), everything else is base64 — images, PDFs,
  * fonts, archives, and any type the configuration does not call text.

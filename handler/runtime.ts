@@ -14,7 +14,7 @@ import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
 import { contentType } from '../proxy/mime.ts';
 import { bodiless, reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
-import { compressResponse, encodeResponse, TextTypes, withoutBodyIf } from './encode.ts';
+import { compressResponse, encodeResponse, TextTypes, withoutBodyIf, withoutWrongLength } from './encode.ts';
 import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
 import { ADAPTERS } from './sources.ts';
 
@@ -144,13 +144,21 @@ class LambdaRuntime {
       }
       try {
         const response = await this.bridge.buffer(lr.request, p.route, lr.body, requestId, timeout).response;
-        // JSON carries text: header bytes PHP sent as UTF-8 must arrive as the characters they encode.
-        head = {
-          status: response.status,
-          statusText: response.statusText,
-          headers: headersAsText(response.headers),
-        };
         body = response.body;
+        // JSON carries text: header bytes PHP sent as UTF-8 must arrive as the characters they encode.
+        const checked = withoutWrongLength(
+          {
+            status: response.status,
+            statusText: response.statusText,
+            headers: headersAsText(response.headers),
+          },
+          body.length,
+          isHead,
+        );
+        head = checked.head;
+        if (checked.wrong !== null) {
+          this.log.error({ requestId, code: 'FPM_BRIDGE_ERR_BAD_RESPONSE' }, checked.wrong);
+        }
       } catch (err) {
         if (err instanceof TimeoutError) await this.recycle(requestId);
         return adapter.toResult(event, withoutBodyIf(this.errorResponse(err, requestId), isHead));

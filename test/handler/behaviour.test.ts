@@ -285,6 +285,31 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.deepEqual(seen(result).body, Buffer.from('\uFEFFname,city\nJosé,Zürich\n', 'utf8'));
     });
 
+    it("drops a Content-Length from PHP that is not its body's length, and logs it", async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/length.php',
+      );
+      setQuery(source, event, 'declare=10&size=3');
+      const context = fakeContext({ awsRequestId: `length-${source}` });
+      const res = seen(await app.handler(event, context));
+      assert.deepEqual(
+        { length: res.headers['content-length'], body: res.body.toString() },
+        {
+          length: undefined,
+          body: 'xxx',
+        },
+      );
+      const entry = log.find((e) => e.fields.requestId === `length-${source}` && e.level === 'error');
+      assert.deepEqual(entry, {
+        level: 'error',
+        fields: { requestId: `length-${source}`, code: 'FPM_BRIDGE_ERR_BAD_RESPONSE' },
+        msg: 'PHP\'s body is 3 bytes but it sent "Content-Length: 10"; the header was dropped',
+      });
+    });
+
     it('hands on UTF-8 header values from PHP as the characters they encode', async () => {
       const event = at(
         source,

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { preferredEncoding } from '../../handler/encode.ts';
+import { preferredEncoding, withoutWrongLength } from '../../handler/encode.ts';
 
 describe('preferredEncoding: the coding a response that must shrink is compressed with', () => {
   const cases: [string, 'br' | 'gzip' | null][] = [
@@ -22,4 +22,30 @@ describe('preferredEncoding: the coding a response that must shrink is compresse
       assert.equal(preferredEncoding(header), expected);
     });
   }
+});
+
+describe("withoutWrongLength: PHP's Content-Length in a Lambda result is its body's length or absent", () => {
+  const head = (status: number, ...lengths: string[]) => ({
+    status,
+    statusText: '',
+    headers: ['Content-Type', 'text/plain', ...lengths.flatMap((l) => ['Content-Length', l])],
+  });
+
+  it('keeps a right one and a missing one', () => {
+    assert.deepEqual(withoutWrongLength(head(200, '3'), 3, false), { head: head(200, '3'), wrong: null });
+    assert.deepEqual(withoutWrongLength(head(200), 3, false), { head: head(200), wrong: null });
+  });
+
+  it('drops a wrong one, and a repeated one, saying what PHP sent', () => {
+    assert.deepEqual(withoutWrongLength(head(200, '10'), 3, false), {
+      head: head(200),
+      wrong: 'PHP\'s body is 3 bytes but it sent "Content-Length: 10"; the header was dropped',
+    });
+    assert.deepEqual(withoutWrongLength(head(200, '3', '10'), 3, false).head, head(200));
+  });
+
+  it('keeps the one of a HEAD, 204 or 304 answer, which describes the GET body', () => {
+    assert.equal(withoutWrongLength(head(200, '10'), 0, true).wrong, null);
+    assert.equal(withoutWrongLength(head(304, '10'), 0, false).wrong, null);
+  });
 });
