@@ -1,4 +1,4 @@
-import { createReadStream, readFileSync } from 'node:fs';
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
@@ -11,7 +11,7 @@ import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
 import { appIniDir } from '../proxy/fpm/layer.ts';
 import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
-import { contentType } from '../proxy/mime.ts';
+import { type StaticAnswer, staticAnswer } from '../proxy/static-answer.ts';
 import { bodiless, reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
 import { compressResponse, encodeResponse, TextTypes, withoutBodyIf, withoutWrongLength } from './encode.ts';
@@ -89,7 +89,7 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
 type Prepared =
   /** `head`: the request was a HEAD (false when the event could not be read). */
   | { kind: 'reply'; response: EncodedResponse; head: boolean }
-  | { kind: 'static'; lr: LambdaRequest; filename: string }
+  | { kind: 'static'; lr: LambdaRequest; answer: StaticAnswer; filename: string }
   | { kind: 'script'; lr: LambdaRequest; route: ScriptRoute };
 
 class LambdaRuntime {
@@ -132,8 +132,12 @@ class LambdaRuntime {
     let head: CgiHead;
     let body: Buffer;
     if (p.kind === 'static') {
-      head = { status: 200, statusText: 'OK', headers: ['Content-Type', contentType(p.filename)] };
-      body = isHead ? Buffer.alloc(0) : readFileSync(p.filename);
+      const a = p.answer;
+      head = { status: a.status, statusText: reasonPhrase(a.status), headers: flatHeaders(a.headers) };
+      body =
+        isHead || a.range === null
+          ? Buffer.from(isHead ? '' : (a.text ?? ''))
+          : readRange(p.filename, a.range[0], a.range[1]);
     } else {
       const timeout = this.deadline(context);
       if (timeout === null) {
@@ -239,8 +243,12 @@ class LambdaRuntime {
     };
     if (p.kind === 'reply') return send(p.response.status, p.response.headers, p.response.body);
     if (p.kind === 'static') {
-      const type = ['Content-Type', contentType(p.filename)];
-      return send(200, type, isHead ? '' : createReadStream(p.filename));
+      const a = p.answer;
+      const body =
+        isHead || a.range === null
+          ? (a.text ?? '')
+          : createReadStream(p.filename, { start: a.range[0], end: a.range[1] });
+      return send(a.status, flatHeaders(a.headers), body);
     }
     const timeout = this.deadline(context);
     if (timeout === null) {
@@ -286,7 +294,8 @@ class LambdaRuntime {
         const response = plain(405, '405 Method Not Allowed\n', ['Allow', 'GET, HEAD']);
         return { kind: 'reply', response, head };
       }
-      return { kind: 'static', lr, filename: route.filename };
+      const answer = staticAnswer((name) => joined(lr.request.headers, name), route.filename, route.stats);
+      return { kind: 'static', lr, answer, filename: route.filename };
     }
     return { kind: 'script', lr, route };
   }
@@ -410,4 +419,35 @@ function splitCookies(flat: readonly string[]): { headers: Record<string, string
     else headers[key] = headers[key] === undefined ? flat[i + 1]! : `${headers[key]}, ${flat[i + 1]!}`;
   }
   return { headers, cookies };
+}
+
+/** Every value of request header `lower` in a flat list, joined as one field (RFC 9110 §5.3). */
+function joined(flat: readonly string[], lower: string): string | undefined {
+  let value: string | undefined;
+  for (let i = 0; i < flat.length; i += 2) {
+    if (flat[i]!.toLowerCase() === lower)
+      value = value === undefined ? flat[i + 1]! : `${value}, ${flat[i + 1]}`;
+  }
+  return value;
+}
+
+function flatHeaders(headers: Record<string, string | number>): string[] {
+  return Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
+}
+
+/** Bytes `start` to `end` (inclusive) of a file, without reading the rest. */
+function readRange(filename: string, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start + 1);
+  const fd = openSync(filename, 'r');
+  try {
+    let at = 0;
+    while (at < out.length) {
+      const n = readSync(fd, out, at, out.length - at, start + at);
+      if (n === 0) return out.subarray(0, at);
+      at += n;
+    }
+    return out;
+  } finally {
+    closeSync(fd);
+  }
 }

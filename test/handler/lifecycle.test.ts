@@ -380,6 +380,42 @@ describe('Lambda streaming handler (Function URL, RESPONSE_STREAM)', () => {
     }
   });
 
+  it('answers a static file with validators, 304 to a matching If-None-Match and 206 to a Range, as under serve', async () => {
+    const files = await start({ staticFiles: true });
+    try {
+      const text = readFileSync(join(FIXTURES_DOCROOT, 'hello.txt'), 'utf8');
+      const whole = (await files.handler(
+        get('/hello.txt'),
+        fakeContext(),
+      )) as APIGatewayProxyStructuredResultV2;
+      const etag = String(whole.headers?.etag);
+      assert.deepEqual(
+        {
+          status: whole.statusCode,
+          body: whole.body,
+          etag: /^W\/"[0-9a-f]+-[0-9a-f]+"$/.test(etag),
+          ranges: whole.headers?.['accept-ranges'],
+          modified: typeof whole.headers?.['last-modified'],
+        },
+        { status: 200, body: text, etag: true, ranges: 'bytes', modified: 'string' },
+      );
+      const again = get('/hello.txt', '', { 'if-none-match': etag });
+      const cached = (await files.handler(again, fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.deepEqual([cached.statusCode, cached.body, cached.headers?.etag], [304, '', etag]);
+      const part = get('/hello.txt', '', { range: 'bytes=1-3' });
+      const partial = (await files.handler(part, fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.deepEqual(
+        [partial.statusCode, partial.body, partial.headers?.['content-range']],
+        [206, text.slice(1, 4), `bytes 1-3/${Buffer.byteLength(text)}`],
+      );
+      const c = capture();
+      await files.streamingHandler(part, c.sink, fakeContext(), c.from);
+      assert.deepEqual([c.metadata()?.statusCode, c.body().toString()], [206, text.slice(1, 4)]);
+    } finally {
+      await files.close();
+    }
+  });
+
   it('answers HEAD for a static file with its type and no body', async () => {
     const files = await start({ staticFiles: true });
     try {
