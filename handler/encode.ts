@@ -1,4 +1,4 @@
-import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
+import { type CgiHead, headerValue, headerValues, withoutHeader } from '../proxy/cgi/response.ts';
 import { bodiless } from '../proxy/status.ts';
 import type { EncodedResponse } from './adapter.ts';
 
@@ -59,20 +59,12 @@ export function withoutWrongLength(
   isHead: boolean,
 ): { head: CgiHead; wrong: string | null } {
   if (bodiless(isHead, head.status)) return { head, wrong: null };
-  const declared: string[] = [];
-  for (let i = 0; i < head.headers.length; i += 2) {
-    if (head.headers[i]!.toLowerCase() === 'content-length') declared.push(head.headers[i + 1]!);
-  }
+  const declared = headerValues(head.headers, 'content-length');
   if (declared.length === 0 || (declared.length === 1 && declared[0]!.trim() === String(length))) {
     return { head, wrong: null };
   }
-  const headers: string[] = [];
-  for (let i = 0; i < head.headers.length; i += 2) {
-    if (head.headers[i]!.toLowerCase() !== 'content-length')
-      headers.push(head.headers[i]!, head.headers[i + 1]!);
-  }
   return {
-    head: { ...head, headers },
+    head: { ...head, headers: withoutHeader(head.headers, 'content-length') },
     wrong: `PHP's body is ${length} bytes but it sent "Content-Length: ${declared.join(', ')}"; the header was dropped`,
   };
 }
@@ -150,11 +142,7 @@ export async function compressResponse(
           },
         })
       : zlib.gzipSync(body, { level: 6 });
-  const headers: string[] = [];
-  for (let i = 0; i < head.headers.length; i += 2) {
-    const lower = head.headers[i]!.toLowerCase();
-    if (lower !== 'content-length') headers.push(head.headers[i]!, head.headers[i + 1]!);
-  }
+  const headers = withoutHeader(head.headers, 'content-length');
   headers.push('Content-Encoding', encoding, 'Vary', 'Accept-Encoding');
   return { status: head.status, statusText: head.statusText, headers, body: compressed };
 }

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http';
 import { headersAsText } from '../proxy/cgi/header-text.ts';
 import { checkHostHeaders } from '../proxy/cgi/params.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
+import { withoutHeader } from '../proxy/cgi/response.ts';
 import { BadRequestError } from '../proxy/errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
 
@@ -70,9 +71,7 @@ export function incomingToRequest(
 
 /** The headers with Host replaced (X-Forwarded-Host from a trusted proxy). */
 function withHost(raw: readonly string[], host: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.toLowerCase() !== 'host') out.push(raw[i]!, raw[i + 1]!);
+  const out = withoutHeader(raw, 'host');
   out.push('Host', host);
   return out;
 }

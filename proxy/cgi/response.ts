@@ -18,6 +18,23 @@ export function headerValue(headers: readonly string[], lower: string): string |
   return undefined;
 }
 
+/** Every value of header `lower` in a flat list, in order. */
+export function headerValues(headers: readonly string[], lower: string): string[] {
+  const values: string[] = [];
+  for (let i = 0; i < headers.length; i += 2)
+    if (headers[i]!.toLowerCase() === lower) values.push(headers[i + 1]!);
+  return values;
+}
+
+/** A flat list without header `lower`. */
+export function withoutHeader(headers: readonly string[], lower: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== lower) out.push(headers[i]!, headers[i + 1]!);
+  }
+  return out;
+}
+
 const LF = 0x0a;
 const CR = 0x0d;
 // RFC 9110 token characters, for header names.
