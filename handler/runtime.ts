@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { startBackend } from '../proxy/backend.ts';
 import { Bridge, type ScriptRoute } from '../proxy/bridge.ts';
 import { headersAsText } from '../proxy/cgi/header-text.ts';
-import type { CgiHead } from '../proxy/cgi/response.ts';
+import { type CgiHead, headerValues } from '../proxy/cgi/response.ts';
 import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
@@ -134,9 +134,10 @@ class LambdaRuntime {
     if (p.kind === 'static') {
       const a = p.answer;
       head = { status: a.status, statusText: reasonPhrase(a.status), headers: flatHeaders(a.headers) };
+      // A HEAD's body is dropped when the result is encoded; the file is not read for it.
       body =
         isHead || a.range === null
-          ? Buffer.from(isHead ? '' : (a.text ?? ''))
+          ? Buffer.from(a.text ?? '')
           : readRange(p.filename, a.range[0], a.range[1]);
     } else {
       const timeout = this.deadline(context);
@@ -289,12 +290,12 @@ class LambdaRuntime {
       return { kind: 'reply', response: plain(308, text, ['Location', route.location]), head };
     }
     if (route.kind === 'static') {
-      // A file answers GET and HEAD only, as under `serve`.
-      if (lr.request.method !== 'GET' && !head) {
-        const response = plain(405, '405 Method Not Allowed\n', ['Allow', 'GET, HEAD']);
-        return { kind: 'reply', response, head };
-      }
-      const answer = staticAnswer((name) => joined(lr.request.headers, name), route.filename, route.stats);
+      const answer = staticAnswer(
+        lr.request.method,
+        (name) => joined(lr.request.headers, name),
+        route.filename,
+        route.stats,
+      );
       return { kind: 'static', lr, answer, filename: route.filename };
     }
     return { kind: 'script', lr, route };
@@ -319,7 +320,6 @@ class LambdaRuntime {
     return lr;
   }
 
-  /** ms PHP may run: the invocation's remaining time less the margin, and `timeout` if smaller. */
   /**
    * The time a request may run: the invocation's remaining time minus `timeoutMargin`, at most `timeout`.
    * Null when nothing is left: the request is not sent, so no PHP starts that could not finish.
@@ -423,12 +423,8 @@ function splitCookies(flat: readonly string[]): { headers: Record<string, string
 
 /** Every value of request header `lower` in a flat list, joined as one field (RFC 9110 §5.3). */
 function joined(flat: readonly string[], lower: string): string | undefined {
-  let value: string | undefined;
-  for (let i = 0; i < flat.length; i += 2) {
-    if (flat[i]!.toLowerCase() === lower)
-      value = value === undefined ? flat[i + 1]! : `${value}, ${flat[i + 1]}`;
-  }
-  return value;
+  const values = headerValues(flat, lower);
+  return values.length === 0 ? undefined : values.join(', ');
 }
 
 function flatHeaders(headers: Record<string, string | number>): string[] {

@@ -12,18 +12,22 @@ export interface StaticAnswer {
 }
 
 /**
- * The answer to a GET or HEAD for a file the router found in the docroot, the same for both fronts:
- * Last-Modified and a weak ETag from size and mtime, the preconditions of RFC 9110 §13 in the order of
+ * The answer to a request for a file the router found in the docroot, the same for both fronts: GET and
+ * HEAD only (405 with Allow otherwise), Last-Modified and a weak ETag from size and mtime, the preconditions of RFC 9110 §13 in the order of
  * §13.2.2 (a failing If-Match / If-Unmodified-Since answers 412, a matching If-None-Match /
  * If-Modified-Since 304), and single byte ranges (RFC 9110 §14: 206 with Content-Range, 416 when
  * unsatisfiable; If-Range honoured). A request for several ranges gets the whole file, which RFC 9110
  * allows. `header` reads a request header by its lower-case name.
  */
 export function staticAnswer(
+  method: string,
   header: (lower: string) => string | undefined,
   filename: string,
   stats: Stats,
 ): StaticAnswer {
+  if (method !== 'GET' && method !== 'HEAD') {
+    return text(405, { Allow: 'GET, HEAD' }, '405 Method Not Allowed\n');
+  }
   const size = stats.size;
   // The tag is weak because size and mtime do not prove byte-for-byte identity (a rewrite within the same
   // millisecond keeps both); `opaque` is the quoted part that weak comparison looks at.

@@ -4,16 +4,12 @@ import { pipeline } from 'node:stream';
 import { staticAnswer } from '../proxy/static-answer.ts';
 
 /**
- * Serves a file the router found in the docroot: GET and HEAD only (405 otherwise), with the validators,
- * preconditions and ranges of {@link staticAnswer}; the file streams with backpressure.
+ * Serves a file the router found in the docroot as {@link staticAnswer} says (methods, validators,
+ * preconditions, ranges); the file streams with backpressure.
  */
 export function serveStatic(req: IncomingMessage, res: ServerResponse, filename: string, stats: Stats): void {
-  if (req.method !== 'GET' && req.method !== 'HEAD') {
-    res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end('405 Method Not Allowed\n');
-    return;
-  }
   const answer = staticAnswer(
+    req.method!,
     (name) => {
       const value = req.headers[name];
       return Array.isArray(value) ? value.join(', ') : value;
