@@ -76,7 +76,10 @@ export class Router {
       if (path.endsWith('/')) return { kind: 'script', scriptName: path + o.index, pathInfo: '' };
       return this.front(path);
     }
-    const kind = this.kind(path);
+    const remembered = this.cache?.get(path);
+    // Looked at now unless remembered; a static file is looked at now in any case (below).
+    const looked = remembered === undefined ? this.stat(path) : undefined;
+    const kind = remembered ?? this.remember(path, looked);
     if (kind === FILE) {
       if (this.looksLikeScript(path)) {
         throw new NotFoundError(
@@ -85,7 +88,7 @@ export class Router {
       }
       if (!o.staticFiles) return this.front(path);
       // Looked at now, not remembered: size, mtime and ETag must be the file's as it is sent.
-      const stats = this.stat(path);
+      const stats = looked ?? this.stat(path);
       if (stats === undefined || !stats.isFile()) return this.front(path);
       const filename = this.filename(path);
       // A symlink is judged by what it points at too: `config.txt -> config.php` would serve PHP source.
@@ -141,9 +144,11 @@ export class Router {
   }
 
   private kind(path: string): FileKind {
-    const cached = this.cache?.get(path);
-    if (cached !== undefined) return cached;
-    const stats = this.stat(path);
+    return this.cache?.get(path) ?? this.remember(path, this.stat(path));
+  }
+
+  /** What `stats` (a look at `path` just made) says it names, remembered for the next requests. */
+  private remember(path: string, stats: Stats | undefined): FileKind {
     const kind =
       stats === undefined ? NOTHING : stats.isFile() ? FILE : stats.isDirectory() ? DIRECTORY : NOTHING;
     this.cache?.set(path, kind);
