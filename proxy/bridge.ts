@@ -148,13 +148,10 @@ export class Bridge {
             if (aborted || !(err instanceof ConnectError)) throw err;
             // The wait for the restart and the second try share the request's deadline.
             const budget = request.timeout ?? 0;
-            await withinBudget(
-              supervisor.recover(),
-              budget === 0 ? 0 : Math.max(1, budget - (Date.now() - started)),
-            );
+            const left = () => (budget === 0 ? 0 : Math.max(1, budget - (Date.now() - started)));
+            await withinBudget(supervisor.recover(), left());
             if (aborted) throw err;
-            const left = budget === 0 ? 0 : Math.max(1, budget - (Date.now() - started));
-            current = send(this.backend.dispatcher, { ...request, timeout: left }, options);
+            current = send(this.backend.dispatcher, { ...request, timeout: left() }, options);
             return current.response;
           });
     return {
