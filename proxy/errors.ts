@@ -154,7 +154,10 @@ export class NotFoundError extends FpmBridgeError {
   }
 }
 
-/** The params (mostly headers) cannot be encoded: one header is larger than a FastCGI record can carry. */
+/**
+ * The request headers are larger than `maxHeaderSize`, or the params (mostly headers) cannot be encoded: one
+ * header is larger than a FastCGI record can carry.
+ */
 export class HeadersTooLargeError extends FpmBridgeError {
   override readonly name = 'HeadersTooLargeError';
   constructor(message: string) {
@@ -183,6 +186,30 @@ export class NotImplementedError extends FpmBridgeError {
   override readonly name = 'NotImplementedError';
   constructor(message: string) {
     super('FPM_BRIDGE_ERR_NOT_IMPLEMENTED', 501, message);
+  }
+}
+
+/** The request line names an HTTP version other than 1.0 and 1.1. */
+export class HttpVersionError extends FpmBridgeError {
+  override readonly name = 'HttpVersionError';
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_HTTP_VERSION', 505, message);
+  }
+}
+
+/** The request's `Expect` header asks for something other than 100-continue. */
+export class ExpectationFailedError extends FpmBridgeError {
+  override readonly name = 'ExpectationFailedError';
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_EXPECTATION', 417, message);
+  }
+}
+
+/** The client did not send its request headers within `headersTimeout`. */
+export class RequestTimeoutError extends FpmBridgeError {
+  override readonly name = 'RequestTimeoutError';
+  constructor(message: string) {
+    super('FPM_BRIDGE_ERR_REQUEST_TIMEOUT', 408, message);
   }
 }
 

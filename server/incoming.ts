@@ -1,25 +1,25 @@
-import type { IncomingMessage } from 'node:http';
 import { headersAsText } from '../proxy/cgi/header-text.ts';
 import { checkHostHeaders } from '../proxy/cgi/params.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { withoutHeader } from '../proxy/cgi/response.ts';
 import { BadRequestError } from '../proxy/errors.ts';
 import type { TrustedProxies } from './forwarded.ts';
+import type { FrontRequest } from './http1/exchange.ts';
 
 /** Methods whose requests carry a body by convention: CONTENT_LENGTH=0 is sent even when it is empty. */
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
- * Turns a `node:http` request into the core's {@link ProxyRequest}. `contentLength` is what the body will
- * be: the Content-Length header, or `spooledLength` for a chunked body already collected.
+ * Turns a front request into the core's {@link ProxyRequest}. `contentLength` is what the body will be: the
+ * Content-Length header, or `spooledLength` for a chunked body already collected.
  */
 export function incomingToRequest(
-  req: IncomingMessage,
+  req: FrontRequest,
   spooledLength: number | null,
   proxies: TrustedProxies,
   trustForwardedHost: boolean,
 ): ProxyRequest {
-  let target = req.url ?? '/';
+  let target = req.url;
   let authority = '';
   // Absolute-form (`GET http://host/x.php`): PHP sees only the path, as HAProxy does (fb38c910f), and the
   // URL's host stands for the Host header (RFC 9112 §3.2.2).
@@ -37,14 +37,13 @@ export function incomingToRequest(
   const socket = req.socket;
   let contentLength: number | null = spooledLength;
   if (contentLength === null) {
-    const cl = req.headers['content-length'];
-    if (cl !== undefined) contentLength = Number(cl);
-    else if (BODY_METHODS.has(req.method!)) contentLength = 0;
+    contentLength = req.contentLength;
+    if (contentLength === null && BODY_METHODS.has(req.method)) contentLength = 0;
   }
   const peer = socket.remoteAddress ?? '';
   const forwarded = proxies.resolve(peer, req.headers);
-  // node:http hands header bytes over one char per byte; PHP must get the bytes the client sent, and the
-  // FastCGI encoder writes UTF-8.
+  // Header bytes come one char per byte; PHP must get the bytes the client sent, and the FastCGI encoder
+  // writes UTF-8.
   let headers = headersAsText(req.rawHeaders);
   const replacement =
     forwarded !== null && trustForwardedHost && forwarded.host !== null ? forwarded.host : authority;
@@ -54,7 +53,7 @@ export function incomingToRequest(
     headers = withHost(headers, replacement);
   }
   return {
-    method: req.method!,
+    method: req.method,
     uri: target,
     path: q < 0 ? target : target.slice(0, q),
     query: q < 0 ? '' : target.slice(q + 1),

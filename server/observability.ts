@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { join } from 'node:path';
 import type { Bridge } from '../proxy/bridge.ts';
 import { formatAddress } from '../proxy/fastcgi/address.ts';
 import type { Logger } from '../proxy/log.ts';
 import type { CgiCall, StreamedResponse } from '../proxy/upstream.ts';
+import type { HttpLimits } from './http1/connection.ts';
+import type { FrontRequest, FrontResponse } from './http1/exchange.ts';
+import { HttpServer } from './http1/server.ts';
 import type { FrontMetrics } from './metrics.ts';
 
 /**
@@ -22,8 +24,8 @@ export class RequestRecord {
   private readonly written: number;
 
   constructor(
-    private readonly req: IncomingMessage,
-    private readonly res: ServerResponse,
+    private readonly req: FrontRequest,
+    private readonly res: FrontResponse,
     readonly requestId: string,
     private readonly access: Logger | null,
     private readonly metrics: FrontMetrics | null,
@@ -90,8 +92,8 @@ export class Endpoints {
   }
 
   /** Answers the request if its path is a reserved one; false = not ours, route it as usual. */
-  answer(req: IncomingMessage, res: ServerResponse): boolean {
-    const url = req.url ?? '';
+  answer(req: FrontRequest, res: FrontResponse): boolean {
+    const url = req.url;
     if (matches(url, this.healthPath)) {
       if (allowed(req, res)) this.health(res);
       return true;
@@ -103,7 +105,7 @@ export class Endpoints {
     return false;
   }
 
-  private health(res: ServerResponse): void {
+  private health(res: FrontResponse): void {
     const backend = this.bridge.backend;
     const ok = backend.healthy();
     const body = JSON.stringify({
@@ -128,7 +130,7 @@ export class Endpoints {
     res.end(body);
   }
 
-  private scrape(res: ServerResponse, metrics: FrontMetrics): void {
+  private scrape(res: FrontResponse, metrics: FrontMetrics): void {
     metrics.render().then(
       (text) => {
         res.writeHead(200, {
@@ -152,7 +154,7 @@ function matches(url: string, path: string | false): boolean {
   return path !== false && url.startsWith(path) && (url.length === path.length || url[path.length] === '?');
 }
 
-function allowed(req: IncomingMessage, res: ServerResponse): boolean {
+function allowed(req: FrontRequest, res: FrontResponse): boolean {
   if (req.method === 'GET' || req.method === 'HEAD') return true;
   res.writeHead(405, { Allow: 'GET, HEAD', 'Content-Type': 'text/plain; charset=utf-8' });
   res.end('405 Method Not Allowed\n');
@@ -160,8 +162,8 @@ function allowed(req: IncomingMessage, res: ServerResponse): boolean {
 }
 
 /** The separate listener of `metricsListen`: metrics and health only, 404 for anything else. */
-export function createMetricsServer(endpoints: Endpoints): Server {
-  return createServer((req, res) => {
+export function createMetricsServer(endpoints: Endpoints, limits: HttpLimits): HttpServer {
+  return new HttpServer(limits, (req, res) => {
     if (endpoints.answer(req, res)) return;
     res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8' });
     res.end('404 Not Found\n');

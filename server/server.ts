@@ -1,23 +1,20 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import type { Duplex, Readable } from 'node:stream';
+import type { AddressInfo, Server } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
 import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
-import {
-  AbortedError,
-  BadResponseError,
-  ConfigError,
-  FpmBridgeError,
-  NotImplementedError,
-} from '../proxy/errors.ts';
+import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
 import type { Logger } from '../proxy/log.ts';
 import { bodiless, reasonPhrase } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
+import type { HttpLimits } from './http1/connection.ts';
+import type { FrontRequest, FrontResponse } from './http1/exchange.ts';
+import { HttpServer } from './http1/server.ts';
 import { incomingToRequest } from './incoming.ts';
 import { createPinoLogger } from './log.ts';
 import { FrontMetrics } from './metrics.ts';
 import { createMetricsServer, Endpoints, RequestRecord } from './observability.ts';
+import { bodyFailed, lengthMismatch, pump } from './pump.ts';
 import { bodyTooLarge, type SpooledBody, spoolBody } from './spool.ts';
 import { serveStatic } from './static.ts';
 
@@ -40,7 +37,7 @@ const metricsServers = new WeakMap<Server, Server>();
  * `healthPath` and `metricsPath` itself, and writes the access log and the request metrics; with both off
  * a request costs one null check more.
  */
-export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): Server {
+export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): HttpServer {
   const config = bridge.config;
   const proxies = new TrustedProxies(config.trustedProxies);
   const access =
@@ -57,44 +54,35 @@ export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): S
   endpoints.warnShadowed();
   const answers = endpoints.empty ? null : endpoints;
   const observed = access !== null || metrics !== null;
-  const server = createServer(
-    {
-      keepAlive: true,
-      // Node answers 431 itself past this; headers and the request line count together.
-      maxHeaderSize: config.maxHeaderSize,
-      // A client must send its headers in time, and may not go silent mid-request, so slow or idle
-      // connections cannot hold the server (Slowloris); a body then only needs to keep moving.
-      headersTimeout: config.headersTimeout,
-      requestTimeout: 0,
-      keepAliveTimeout: config.keepAliveTimeout,
-    },
+  const limit = config.maxBodySize;
+  // A client must send its headers in time, and may not go silent mid-request, so slow or idle connections
+  // cannot hold the server (Slowloris); a body then only needs to keep moving.
+  const limits: HttpLimits = {
+    maxHeaderSize: config.maxHeaderSize,
+    headersTimeout: config.headersTimeout,
+    idleTimeout: config.idleTimeout,
+    keepAliveTimeout: config.keepAliveTimeout,
+  };
+  const server = new HttpServer(
+    limits,
     (req, res) => {
       if (answers?.answer(req, res)) return;
+      // Expect: 100-continue. A body already known to be over the limit gets its 413 instead of a 100, so
+      // the client never sends it (RFC 9110 §10.1.1; nginx does the same).
+      if (req.expectContinue && !(limit > 0 && (req.contentLength ?? 0) > limit)) res.writeContinue();
       const requestId = (++sequence).toString(36);
       const record = observed ? new RequestRecord(req, res, requestId, access, metrics) : null;
       handle(bridge, proxies, req, res, requestId, record).catch((err) =>
         fail(bridge, req, res, err, requestId),
       );
     },
+    (err) => bridge.log.info({ code: err.code, status: err.statusCode, err: err.message }, 'request refused'),
   );
-  // Expect: 100-continue. A body already known to be over the limit gets its 413 instead of a 100, so
-  // the client never sends it (RFC 9110 §10.1.1; nginx does the same); any other goes on as usual.
-  server.on('checkContinue', (req, res) => {
-    const declared = req.headers['content-length'];
-    const limit = config.maxBodySize;
-    if (!(limit > 0 && declared !== undefined && Number(declared) > limit)) res.writeContinue();
-    server.emit('request', req, res);
-  });
-  // CONNECT (a tunnel request) is not something a PHP front does; without this Node would just hang up.
-  server.on('connect', (_req, socket: Duplex) => {
-    const text = '501 Not Implemented\n';
-    socket.end(
-      `HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
-    );
-  });
-  server.setTimeout(config.idleTimeout);
   if (separate) {
-    const side = createMetricsServer(new Endpoints(bridge, config.healthPath, config.metricsPath, metrics));
+    const side = createMetricsServer(
+      new Endpoints(bridge, config.healthPath, config.metricsPath, metrics),
+      limits,
+    );
     metricsServers.set(server, side);
     server.once('close', () => side.close());
   }
@@ -104,27 +92,19 @@ export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): S
 async function handle(
   bridge: Bridge,
   proxies: TrustedProxies,
-  req: IncomingMessage,
-  res: ServerResponse,
+  req: FrontRequest,
+  res: FrontResponse,
   requestId: string,
   record: RequestRecord | null,
 ): Promise<void> {
   const limit = bridge.config.maxBodySize;
-  let body: Readable | Buffer | null = null;
+  let body: Readable | Buffer | null = req.body;
   let spooled: SpooledBody | null = null;
-  const declared = req.headers['content-length'];
-  if (declared !== undefined) {
-    if (limit > 0 && Number(declared) > limit) throw bodyTooLarge(limit);
-    if (declared !== '0') body = req;
-  } else if (req.headers['transfer-encoding'] !== undefined) {
-    // Node has removed the chunked framing; any other coding would reach PHP still applied, unannounced.
-    if (req.headers['transfer-encoding'].trim().toLowerCase() !== 'chunked') {
-      throw new NotImplementedError(
-        `request body in "Transfer-Encoding: ${req.headers['transfer-encoding'].slice(0, 40)}": only chunked is understood`,
-      );
-    }
+  if (req.contentLength !== null) {
+    if (limit > 0 && req.contentLength > limit) throw bodyTooLarge(limit);
+  } else if (req.chunked) {
     // php-fpm reads exactly CONTENT_LENGTH bytes, so a chunked body must be complete before it is sent.
-    spooled = await spoolBody(req, limit);
+    spooled = await spoolBody(req.body as Readable, limit);
     body = spooled.body;
     res.once('close', spooled.dispose);
   }
@@ -132,7 +112,7 @@ async function handle(
   if (record !== null) record.remoteAddress = request.remoteAddress;
   const route = bridge.route(request);
   if (route.kind === 'static') {
-    serveStatic(req, res, route.filename, route.stats);
+    serveStatic(req, res, route.filename, route.stats, (err) => bodyFailed(bridge, requestId, err));
     return;
   }
   if (route.kind === 'redirect') {
@@ -183,15 +163,6 @@ async function handle(
   pump(response.body, res, promised, (err) => bodyFailed(bridge, requestId, err));
 }
 
-/** Logs why a response body went wrong after its head was sent; a client that left is no failure. */
-function bodyFailed(bridge: Bridge, requestId: string, err: Error): void {
-  if (err instanceof AbortedError) return;
-  bridge.log.error(
-    { requestId, code: (err as FpmBridgeError).code, err: err.message },
-    'response body failed',
-  );
-}
-
 /**
  * The body length PHP's Content-Length promises the client, or null when there is none. The front holds PHP
  * to it: a body of another length would desync a kept connection.
@@ -201,79 +172,7 @@ function declaredLength(response: CgiHead): number | null {
   return value === undefined ? null : Number(value);
 }
 
-/**
- * Copies a response body to the client with backpressure (a slow client pauses the body, which pauses
- * reading from php-fpm). Does what stream.pipeline would for this one pair, without the AbortController
- * and end-of-stream listeners pipeline sets up for every response: a tenth of the proxy's CPU per request.
- * With `declared` (PHP's Content-Length), bytes past it are dropped and a body that ends short of it
- * closes the connection, so the client's framing holds.
- */
-function pump(
-  body: Readable,
-  res: ServerResponse,
-  declared: number | null,
-  onError: (err: Error) => void,
-): void {
-  const onDrain = () => body.resume();
-  // PHP flushes its output every output_buffering bytes (4 KiB by default), so one read from php-fpm holds
-  // many STDOUT records, each a 'data' event here: corked until the tick ends, they leave in one writev
-  // instead of one write syscall (and one chunk) each.
-  let corked = false;
-  const uncork = () => {
-    corked = false;
-    res.uncork();
-  };
-  let left = declared ?? Number.POSITIVE_INFINITY;
-  let sent = 0;
-  body.on('data', (chunk: Buffer) => {
-    sent += chunk.length;
-    if (left === 0) return; // past PHP's Content-Length: read on so PHP finishes, send nothing
-    const part = chunk.length > left ? chunk.subarray(0, left) : chunk;
-    left -= part.length;
-    if (!corked) {
-      corked = true;
-      res.cork();
-      process.nextTick(uncork);
-    }
-    if (!res.write(part)) body.pause();
-  });
-  res.on('drain', onDrain);
-  body.once('end', () => {
-    res.off('drain', onDrain);
-    if (declared !== null && sent !== declared) {
-      onError(new BadResponseError(lengthMismatch(sent, declared)));
-      // Short: the client must see the body end early, not wait for bytes that never come.
-      if (sent < declared) {
-        res.destroy();
-        return;
-      }
-    }
-    res.end();
-  });
-  body.once('error', (err) => {
-    res.off('drain', onDrain);
-    onError(err);
-    res.destroy();
-  });
-  // The client went away: drop what the body still buffers (the request itself is aborted by handle()).
-  res.once('close', () => {
-    if (!body.readableEnded) body.destroy();
-  });
-}
-
-function lengthMismatch(sent: number, declared: number): string {
-  return sent > declared
-    ? `PHP sent ${sent} body bytes after "Content-Length: ${declared}"; the client got the first ${declared}`
-    : `PHP's body ended after ${sent} of the ${declared} bytes its Content-Length announced; the connection was closed`;
-}
-
-function fail(
-  bridge: Bridge,
-  req: IncomingMessage,
-  res: ServerResponse,
-  err: unknown,
-  requestId: string,
-): void {
+function fail(bridge: Bridge, req: FrontRequest, res: FrontResponse, err: unknown, requestId: string): void {
   const known = err instanceof FpmBridgeError;
   const status = known ? err.statusCode : 500;
   if (err instanceof AbortedError) return;
@@ -295,7 +194,6 @@ function fail(
   // A request refused before its body was read whole: say so and close rather than read the rest for
   // nothing (the connection cannot serve another request until that body is gone).
   const unread = !req.complete;
-  // The reason phrase given here: a writeHead that threw (a header Node refused) may have set another.
   res.writeHead(status, reasonPhrase(status), {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),

@@ -1,5 +1,4 @@
 import { createReadStream, createWriteStream, mkdtempSync, rmSync, type WriteStream } from 'node:fs';
-import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -25,7 +24,7 @@ export function bodyTooLarge(limit: number): BodyTooLargeError {
  * CONTENT_LENGTH bytes and must be told the length first. Memory stays bounded: past
  * {@link SPOOL_MEMORY_LIMIT} the bytes go to a file in a private temporary directory.
  */
-export function spoolBody(req: IncomingMessage, limit: number): Promise<SpooledBody> {
+export function spoolBody(req: Readable, limit: number): Promise<SpooledBody> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;

@@ -4,7 +4,6 @@
 // event through the streaming handler of Function URLs).
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,6 +12,7 @@ import { after, before, describe, it } from 'node:test';
 import { multiValueHeaders } from '../../handler/adapter.ts';
 import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
 import type { Config } from '../../proxy/config.ts';
+import type { HttpServer } from '../../server/http1/server.ts';
 import { createFrontServer } from '../../server/server.ts';
 import {
   type DumpBody,
@@ -274,7 +274,7 @@ require ${JSON.stringify(join(FIXTURES_DOCROOT, 'dump.php'))};
 
 async function startFronts(root: string, variant: Variant): Promise<FrontSet> {
   const t: TestBridge = await startBridge({ docroot: join(root, 'public'), overrides: VARIANTS[variant] });
-  const server: Server = createFrontServer(t.bridge, { accessLog: null });
+  const server: HttpServer = createFrontServer(t.bridge, { accessLog: null });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const port = (server.address() as AddressInfo).port;
   const app: LambdaApp = await withoutCgiEnv(() =>

@@ -1,13 +1,13 @@
-import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Config } from '../../proxy/config.ts';
+import type { HttpServer } from '../../server/http1/server.ts';
 import { createFrontServer, type FrontOptions, listenFront } from '../../server/server.ts';
 import { type BridgeOptions, startBridge, type TestBridge } from './bridge.ts';
 
 /** The standalone front on a free loopback port, over a {@link startBridge} bridge (real php-fpm). */
 export interface TestFront {
   t: TestBridge;
-  server: Server;
+  server: HttpServer;
   port: number;
   close(): Promise<void>;
 }

@@ -1,0 +1,354 @@
+import type { Socket } from 'node:net';
+import { Readable } from 'node:stream';
+import {
+  BodyError,
+  type FpmBridgeError,
+  HeadersTooLargeError,
+  NotImplementedError,
+  RequestTimeoutError,
+} from '../../proxy/errors.ts';
+import { reasonPhrase } from '../../proxy/status.ts';
+import { ChunkedDecoder } from './chunked.ts';
+import { FrontRequest, FrontResponse, type ResponseSink } from './exchange.ts';
+import { parseRequestHead } from './head.ts';
+
+export interface HttpLimits {
+  /** Largest request head (request line and headers) in bytes; larger → 431. */
+  maxHeaderSize: number;
+  /** Time a client has from the first byte of a request head to its end; past it → 408. */
+  headersTimeout: number;
+  /** A connection silent this long while a request is in progress is closed; 0 = never. */
+  idleTimeout: number;
+  /** An idle connection between requests is closed after this long; 0 = never. */
+  keepAliveTimeout: number;
+}
+
+export type RequestListener = (req: FrontRequest, res: FrontResponse) => void;
+
+/** Called for a request the connection refuses itself (malformed, too large, too slow). */
+export type RefusalListener = (err: FpmBridgeError, socket: Socket) => void;
+
+enum State {
+  /** Waiting for (the rest of) a request head. */
+  Head,
+  /** Reading the current request's body. */
+  Body,
+  /** The request is read; its response is not finished. */
+  Answering,
+  /** Closing: nothing more is read. */
+  Closed,
+}
+
+/** Pipelined bytes held beyond this while a response is in progress pause the socket. */
+const PIPELINE_LIMIT = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * One client connection speaking HTTP/1.1: parses request heads, frames their bodies (Content-Length or
+ * chunked), hands each request to the listener and answers them one after the other (pipelined requests wait
+ * their turn). Enforces the head size and time limits and the idle timeouts.
+ */
+export class HttpConnection implements ResponseSink {
+  private state = State.Head;
+  /** Bytes received and not yet parsed. */
+  private pending: Buffer = EMPTY;
+  /** How far `pending` has been searched for the head's end. */
+  private scanned = 0;
+  private headTimer: NodeJS.Timeout | null = null;
+  private req: FrontRequest | null = null;
+  private res: FrontResponse | null = null;
+  private bodyStream: Readable | null = null;
+  /** Body bytes still to come (Content-Length framing). */
+  private bodyLeft = 0;
+  private chunked: ChunkedDecoder | null = null;
+  /** The response ended before the body was read: the rest is read and dropped. */
+  private discarding = false;
+  private keepAlive = true;
+  private responseDone = false;
+  private paused = false;
+  private timeout = -1;
+  /** The server asked connections to close after their current response. */
+  shuttingDown = false;
+
+  constructor(
+    readonly socket: Socket,
+    private readonly limits: HttpLimits,
+    private readonly onRequest: RequestListener,
+    private readonly onRefused: RefusalListener,
+    private readonly onGone: (conn: HttpConnection) => void,
+  ) {
+    socket.setNoDelay(true);
+    socket.on('data', (data: Buffer) => this.received(data));
+    socket.on('drain', () => this.res?.emit('drain'));
+    socket.on('error', () => {});
+    socket.on('timeout', () => socket.destroy());
+    socket.once('close', () => this.gone());
+    this.setTimeout(limits.headersTimeout);
+  }
+
+  /** No request in progress and nothing of the next received: closing now loses nothing. */
+  get idle(): boolean {
+    return this.state === State.Head && this.pending.length === 0;
+  }
+
+  closing(): boolean {
+    return !this.keepAlive || this.shuttingDown;
+  }
+
+  private setTimeout(ms: number): void {
+    if (ms === this.timeout) return;
+    this.timeout = ms;
+    this.socket.setTimeout(ms);
+  }
+
+  private received(data: Buffer): void {
+    switch (this.state) {
+      case State.Body:
+        this.bodyData(data);
+        return;
+      case State.Closed:
+        return;
+      default:
+        this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
+        if (this.state === State.Head) this.parse();
+        else if (this.pending.length > PIPELINE_LIMIT) this.pause();
+    }
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    this.socket.pause();
+  }
+
+  private resume(): void {
+    if (!this.paused) return;
+    this.paused = false;
+    this.socket.resume();
+  }
+
+  /** Looks for a complete request head in `pending` and starts the request. */
+  private parse(): void {
+    let buf = this.pending;
+    // A client may send empty lines before a request (RFC 9112 §2.2).
+    let start = 0;
+    while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
+    if (start > 0) {
+      buf = buf.subarray(start);
+      this.pending = buf;
+      this.scanned = 0;
+    }
+    const end = buf.indexOf('\r\n\r\n', Math.max(0, this.scanned - 3), 'latin1');
+    if (end < 0) {
+      this.scanned = buf.length;
+      if (buf.length > this.limits.maxHeaderSize) this.refuse(headTooLarge(this.limits.maxHeaderSize));
+      else if (buf.length > 0 && this.headTimer === null) {
+        this.headTimer = setTimeout(
+          () =>
+            this.refuse(
+              new RequestTimeoutError(
+                `the request headers took longer than "headersTimeout" (${this.limits.headersTimeout} ms)`,
+              ),
+            ),
+          this.limits.headersTimeout,
+        );
+      }
+      return;
+    }
+    if (this.headTimer !== null) {
+      clearTimeout(this.headTimer);
+      this.headTimer = null;
+    }
+    this.scanned = 0;
+    if (end + 2 > this.limits.maxHeaderSize) {
+      this.refuse(headTooLarge(this.limits.maxHeaderSize));
+      return;
+    }
+    let head: ReturnType<typeof parseRequestHead>;
+    try {
+      head = parseRequestHead(buf.toString('latin1', 0, end));
+      if (head.method === 'CONNECT')
+        throw new NotImplementedError('CONNECT (a tunnel) is not something a PHP front does');
+    } catch (err) {
+      this.refuse(err as FpmBridgeError);
+      return;
+    }
+    const rest = buf.subarray(end + 4);
+    const req = new FrontRequest(head, this.socket);
+    const res = new FrontResponse(this, head.method === 'HEAD', head.minor);
+    this.req = req;
+    this.res = res;
+    this.keepAlive = head.keepAlive;
+    this.responseDone = false;
+    this.discarding = false;
+    this.setTimeout(this.limits.idleTimeout);
+    const length = head.contentLength ?? 0;
+    if (head.chunked) {
+      this.chunked = new ChunkedDecoder(this.limits.maxHeaderSize);
+      this.pending = EMPTY;
+      this.startBody(req);
+      this.onRequest(req, res);
+      if (rest.length > 0 && this.state === State.Body) this.bodyData(rest);
+      return;
+    }
+    if (length > 0 && rest.length >= length) {
+      // The whole body came with the head: no stream needed.
+      req.body = rest.subarray(0, length);
+      req.complete = true;
+      this.pending = rest.subarray(length);
+      this.state = State.Answering;
+      this.onRequest(req, res);
+      return;
+    }
+    if (length > 0) {
+      this.bodyLeft = length;
+      this.pending = EMPTY;
+      this.startBody(req);
+      this.onRequest(req, res);
+      if (rest.length > 0 && this.state === State.Body) this.bodyData(rest);
+      return;
+    }
+    req.complete = true;
+    this.pending = rest;
+    this.state = State.Answering;
+    this.onRequest(req, res);
+  }
+
+  /** The body streams to the handler; 100 Continue is the handler's to send (it may refuse the body). */
+  private startBody(req: FrontRequest): void {
+    this.state = State.Body;
+    const stream = new Readable({ read: () => this.resume() });
+    this.bodyStream = stream;
+    req.body = stream;
+  }
+
+  private bodyData(data: Buffer): void {
+    if (this.chunked !== null) {
+      let end: number;
+      try {
+        end = this.chunked.push(data, (piece) => this.bodyPiece(piece));
+      } catch (err) {
+        this.bodyFailed(err as FpmBridgeError);
+        return;
+      }
+      if (end >= 0) this.bodyEnded(data.subarray(end));
+      return;
+    }
+    if (data.length < this.bodyLeft) {
+      this.bodyLeft -= data.length;
+      this.bodyPiece(data);
+      return;
+    }
+    const last = this.bodyLeft;
+    this.bodyLeft = 0;
+    this.bodyPiece(last === data.length ? data : data.subarray(0, last));
+    this.bodyEnded(data.subarray(last));
+  }
+
+  private bodyPiece(piece: Buffer): void {
+    if (this.discarding || piece.length === 0) return;
+    if (!this.bodyStream!.push(piece)) this.pause();
+  }
+
+  private bodyEnded(rest: Buffer): void {
+    this.chunked = null;
+    this.req!.complete = true;
+    this.state = State.Answering;
+    if (!this.discarding) this.bodyStream!.push(null);
+    this.bodyStream = null;
+    this.pending = rest;
+    if (this.responseDone) this.next();
+    else if (rest.length > PIPELINE_LIMIT) this.pause();
+  }
+
+  /** The body broke (bad chunked coding): the handler's stream fails, and the connection closes. */
+  private bodyFailed(err: FpmBridgeError): void {
+    this.keepAlive = false;
+    this.state = State.Closed;
+    failBody(this.bodyStream, err);
+    this.bodyStream = null;
+    if (this.responseDone || this.discarding) this.socket.destroy();
+  }
+
+  responseEnded(res: FrontResponse, keepOpen: boolean): void {
+    if (res !== this.res) return;
+    this.responseDone = true;
+    if (!keepOpen) this.keepAlive = false;
+    if (this.state === State.Body) {
+      // Answered before the body was read (a refusal, a static file): read the rest and drop it, so the
+      // next request is found — or close when the connection will not be reused anyway.
+      this.bodyStream?.destroy();
+      this.bodyStream = null;
+      if (!this.keepAlive) {
+        this.close();
+        return;
+      }
+      this.discarding = true;
+      this.resume();
+      return;
+    }
+    if (this.state === State.Answering) this.next();
+    else this.close();
+  }
+
+  /** The response is out and the request read: on to the next request, or close. */
+  private next(): void {
+    this.req = null;
+    this.res = null;
+    if (!this.keepAlive || this.shuttingDown) {
+      this.close();
+      return;
+    }
+    this.state = State.Head;
+    this.setTimeout(this.limits.keepAliveTimeout);
+    this.resume();
+    if (this.pending.length > 0) this.parse();
+  }
+
+  /** Ends the connection once what was written is out. */
+  close(): void {
+    this.state = State.Closed;
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.headTimer = null;
+    this.socket.end();
+  }
+
+  /** Answers a request refused before it reached the handler, and closes. */
+  private refuse(err: FpmBridgeError): void {
+    if (this.state === State.Closed) return;
+    this.onRefused(err, this.socket);
+    const status = err.statusCode;
+    const text = `${status} ${reasonPhrase(status)}\n`;
+    this.socket.write(
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+      'latin1',
+    );
+    this.close();
+  }
+
+  private gone(): void {
+    if (this.headTimer !== null) clearTimeout(this.headTimer);
+    this.headTimer = null;
+    this.state = State.Closed;
+    if (this.bodyStream !== null) {
+      failBody(
+        this.bodyStream,
+        new BodyError('the client closed the connection before the whole body was sent'),
+      );
+      this.bodyStream = null;
+    }
+    this.res?.close();
+    this.onGone(this);
+  }
+}
+
+/** Fails a body stream for whoever reads it; a stream nobody reads is only closed (no uncaught error). */
+function failBody(stream: Readable | null, err: Error): void {
+  if (stream === null) return;
+  if (stream.listenerCount('error') > 0) stream.destroy(err);
+  else stream.destroy();
+}
+
+function headTooLarge(limit: number): HeadersTooLargeError {
+  return new HeadersTooLargeError(`the request head is larger than "maxHeaderSize" (${limit} bytes)`);
+}
