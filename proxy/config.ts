@@ -480,7 +480,7 @@ export const SETTINGS: readonly Setting[] = [
     min: 0,
     defaultText: '`60000` ms',
     meaning:
-      '`serve` only: a connection silent this long (mid-upload or mid-download) is closed; `0` = never',
+      '`serve` only: a client silent this long mid-upload, or not reading mid-download, is cut (PHP taking its time is bounded by `timeout` instead); `0` = never',
     default: () => 60_000,
   },
   {

@@ -47,17 +47,18 @@ export class TrustedProxies {
    * address ends the walk, leaving the last trusted hop), and the scheme, port and host from the right-most
    * value of their headers — the one the trusted proxy next to us set; a proxy that appends rather than
    * replaces would otherwise let the client choose them. Returns null when `peer` is not trusted.
+   * `header` gives a request header's value by lower-case name, repeats joined with commas.
    */
-  resolve(peer: string, headers: NodeJS.Dict<string | string[]>): Forwarded | null {
+  resolve(peer: string, header: (lower: string) => string | undefined): Forwarded | null {
     if (!this.trusts(peer)) return null;
-    const chain = values(headers['x-forwarded-for']);
+    const chain = values(header('x-forwarded-for'));
     let client = peer;
     for (let i = chain.length - 1; i >= 0; i--) {
       if (isIP(chain[i]!) === 0) break;
       client = chain[i]!;
       if (!this.trusts(client)) break;
     }
-    const last = (name: string) => values(headers[name]).at(-1) ?? null;
+    const last = (name: string) => values(header(name)).at(-1) ?? null;
     const proto = last('x-forwarded-proto');
     const port = last('x-forwarded-port');
     return {
@@ -76,11 +77,10 @@ export class TrustedProxies {
   }
 }
 
-/** A header's comma-separated values across its repeats, trimmed, empty ones dropped. */
-function values(header: string | string[] | undefined): string[] {
-  return ([] as string[])
-    .concat(header ?? [])
-    .join(',')
+/** A header's comma-separated values, trimmed, empty ones dropped. */
+function values(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  return header
     .split(',')
     .map((s) => s.trim())
     .filter((s) => s !== '');

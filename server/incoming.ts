@@ -41,7 +41,7 @@ export function incomingToRequest(
     if (contentLength === null && BODY_METHODS.has(req.method)) contentLength = 0;
   }
   const peer = socket.remoteAddress ?? '';
-  const forwarded = proxies.resolve(peer, req.headers);
+  const forwarded = proxies.resolve(peer, (name) => req.header(name));
   // Header bytes come one char per byte; PHP must get the bytes the client sent, and the FastCGI encoder
   // writes UTF-8.
   let headers = headersAsText(req.rawHeaders);

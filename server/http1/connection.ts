@@ -1,6 +1,7 @@
 import type { Socket } from 'node:net';
 import { Readable } from 'node:stream';
 import {
+  BadRequestError,
   BodyError,
   type FpmBridgeError,
   HeadersTooLargeError,
@@ -9,7 +10,7 @@ import {
 } from '../../proxy/errors.ts';
 import { reasonPhrase } from '../../proxy/status.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { FrontRequest, FrontResponse, type ResponseSink } from './exchange.ts';
+import { date, FrontRequest, FrontResponse, type ResponseSink } from './exchange.ts';
 import { parseRequestHead } from './head.ts';
 
 export interface HttpLimits {
@@ -81,7 +82,7 @@ export class HttpConnection implements ResponseSink {
     socket.on('data', (data: Buffer) => this.received(data));
     socket.on('drain', () => this.res?.emit('drain'));
     socket.on('error', () => {});
-    socket.on('timeout', () => socket.destroy());
+    socket.on('timeout', () => this.timedOut());
     socket.once('close', () => this.gone());
     this.setTimeout(limits.headersTimeout);
   }
@@ -115,6 +116,20 @@ export class HttpConnection implements ResponseSink {
     }
   }
 
+  /**
+   * The socket saw no traffic for the current timeout. A head left half sent is answered 408; a client
+   * silent mid-upload, or not reading mid-download, is cut. Waiting for PHP is not the client's silence:
+   * the request's own `timeout` bounds that.
+   */
+  private timedOut(): void {
+    if (this.state === State.Head && this.pending.length > 0) {
+      this.refuse(headersTimedOut(this.limits.headersTimeout));
+      return;
+    }
+    if (this.state === State.Answering && this.socket.writableLength === 0) return;
+    this.socket.destroy();
+  }
+
   private pause(): void {
     if (this.paused) return;
     this.paused = true;
@@ -138,18 +153,16 @@ export class HttpConnection implements ResponseSink {
       this.pending = buf;
       this.scanned = 0;
     }
-    const end = buf.indexOf('\r\n\r\n', Math.max(0, this.scanned - 3), 'latin1');
+    const from = Math.max(0, this.scanned - 3);
+    const end = buf.indexOf('\r\n\r\n', from, 'latin1');
     if (end < 0) {
       this.scanned = buf.length;
       if (buf.length > this.limits.maxHeaderSize) this.refuse(headTooLarge(this.limits.maxHeaderSize));
+      else if (bareLf(buf, from))
+        this.refuse(new BadRequestError('a line of the request head ends in LF without CR'));
       else if (buf.length > 0 && this.headTimer === null) {
         this.headTimer = setTimeout(
-          () =>
-            this.refuse(
-              new RequestTimeoutError(
-                `the request headers took longer than "headersTimeout" (${this.limits.headersTimeout} ms)`,
-              ),
-            ),
+          () => this.refuse(headersTimedOut(this.limits.headersTimeout)),
           this.limits.headersTimeout,
         );
       }
@@ -320,7 +333,7 @@ export class HttpConnection implements ResponseSink {
     const status = err.statusCode;
     const text = `${status} ${reasonPhrase(status)}\n`;
     this.socket.write(
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\nConnection: close\r\n\r\n${text}`,
+      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\n${date()}Connection: close\r\n\r\n${text}`,
       'latin1',
     );
     this.close();
@@ -347,6 +360,21 @@ function failBody(stream: Readable | null, err: Error): void {
   if (stream === null) return;
   if (stream.listenerCount('error') > 0) stream.destroy(err);
   else stream.destroy();
+}
+
+/**
+ * `buf` holds, from `from` on, an LF not preceded by CR: a head in bare-LF lines would never show the
+ * CRLFCRLF that ends it, so it is refused now rather than after headersTimeout.
+ */
+function bareLf(buf: Buffer, from: number): boolean {
+  for (let i = buf.indexOf(0x0a, from); i >= 0; i = buf.indexOf(0x0a, i + 1)) {
+    if (i === 0 || buf[i - 1] !== 0x0d) return true;
+  }
+  return false;
+}
+
+function headersTimedOut(limit: number): RequestTimeoutError {
+  return new RequestTimeoutError(`the request headers took longer than "headersTimeout" (${limit} ms)`);
 }
 
 function headTooLarge(limit: number): HeadersTooLargeError {

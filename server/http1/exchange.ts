@@ -23,7 +23,6 @@ export class FrontRequest {
   body: Buffer | Readable | null = null;
   /** The whole request, body included, has been read. */
   complete = false;
-  private headerObject: NodeJS.Dict<string | string[]> | null = null;
 
   constructor(
     head: RequestHead,
@@ -48,22 +47,6 @@ export class FrontRequest {
         value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
     }
     return value;
-  }
-
-  /** The headers by lower-case name, repeated ones as arrays (built on first use). */
-  get headers(): NodeJS.Dict<string | string[]> {
-    if (this.headerObject !== null) return this.headerObject;
-    const out: NodeJS.Dict<string | string[]> = {};
-    const raw = this.rawHeaders;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!.toLowerCase();
-      const seen = out[name];
-      if (seen === undefined) out[name] = raw[i + 1]!;
-      else if (Array.isArray(seen)) seen.push(raw[i + 1]!);
-      else out[name] = [seen, raw[i + 1]!];
-    }
-    this.headerObject = out;
-    return out;
   }
 }
 
@@ -94,8 +77,8 @@ enum Framing {
 
 let dateSecond = 0;
 let dateHeader = '';
-/** The Date header (RFC 9110 §6.6.1), formatted once a second. */
-function date(): string {
+/** The Date header line (RFC 9110 §6.6.1), formatted once a second. */
+export function date(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
@@ -147,6 +130,8 @@ export class FrontResponse extends EventEmitter {
     let text = `HTTP/1.1 ${status} ${phrase}\r\n`;
     let length = -1;
     let close = this.sink.closing();
+    /** The handler's headers say Connection: close already. */
+    let said = false;
     if (fields !== undefined) {
       if (Array.isArray(fields)) {
         const flat = fields as readonly string[];
@@ -158,7 +143,7 @@ export class FrontResponse extends EventEmitter {
           text += `${name}: ${value}\r\n`;
           if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(value);
           else if (name.length === 10 && name.toLowerCase() === 'connection' && /close/i.test(value))
-            close = true;
+            said = true;
         }
       } else {
         for (const [name, raw] of Object.entries(fields)) {
@@ -166,7 +151,7 @@ export class FrontResponse extends EventEmitter {
           if (BAD_VALUE.test(value)) throw new TypeError(`invalid character in response header "${name}"`);
           text += `${name}: ${value}\r\n`;
           if (name.toLowerCase() === 'content-length') length = Number(value);
-          else if (name.toLowerCase() === 'connection' && /close/i.test(value)) close = true;
+          else if (name.toLowerCase() === 'connection' && /close/i.test(value)) said = true;
         }
       }
     }
@@ -182,9 +167,9 @@ export class FrontResponse extends EventEmitter {
       this.framing = Framing.Close;
       close = true;
     }
-    if (close) text += 'Connection: close\r\n';
-    else if (this.minor === 0) text += 'Connection: keep-alive\r\n';
-    this.keepOpen = !close;
+    if (close && !said) text += 'Connection: close\r\n';
+    else if (!close && !said && this.minor === 0) text += 'Connection: keep-alive\r\n';
+    this.keepOpen = !close && !said;
     this.statusCode = status;
     this.headersSent = true;
     this.pendingHead = `${text}\r\n`;
@@ -274,10 +259,5 @@ export class FrontResponse extends EventEmitter {
     if (this.closed) return;
     this.closed = true;
     this.emit('close');
-  }
-
-  /** The connection must close after this response: it is framed by the close, or it was asked to. */
-  get keepsOpen(): boolean {
-    return this.keepOpen;
   }
 }
