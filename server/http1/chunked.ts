@@ -2,6 +2,8 @@ import { BadRequestError } from '../../proxy/errors.ts';
 
 enum State {
   Size,
+  /** Whitespace after the size: only more of it, `;` or the line end may follow. */
+  SizeBlank,
   Extension,
   SizeLf,
   Data,
@@ -25,7 +27,8 @@ function hexValue(c: number): number {
 
 /**
  * Decodes a request body in chunked transfer coding (RFC 9112 §7.1) as it arrives, in pieces of any size.
- * Strict like the head parser: CRLF line ends only, a size of hex digits, extensions of visible characters
+ * Strict like the head parser: CRLF line ends only, a size of hex digits (then only whitespace before `;`
+ * or the line end), extensions of visible characters
  * (ignored), trailer fields (dropped) within `maxTrailerSize` bytes. Body bytes are handed on as slices of
  * the input, not copied.
  */
@@ -68,13 +71,24 @@ export class ChunkedDecoder {
             this.size = this.size * 16 + v;
           } else if (this.digits === 0) {
             throw bad('chunk size is not a hex number');
-          } else if (c === 0x3b || c === 0x20 || c === 0x09) {
+          } else if (c === 0x3b) {
             this.state = State.Extension;
+          } else if (c === 0x20 || c === 0x09) {
+            this.state = State.SizeBlank;
           } else if (c === 0x0d) {
             this.state = State.SizeLf;
           } else {
             throw bad('chunk size is not a hex number');
           }
+          this.sizeLine();
+          i++;
+          continue;
+        }
+        case State.SizeBlank: {
+          const c = data[i]!;
+          if (c === 0x3b) this.state = State.Extension;
+          else if (c === 0x0d) this.state = State.SizeLf;
+          else if (c !== 0x20 && c !== 0x09) throw bad('chunk size is not a hex number');
           this.sizeLine();
           i++;
           continue;

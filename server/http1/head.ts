@@ -46,6 +46,10 @@ function token(s: string): boolean {
   return true;
 }
 
+function isBlank(c: number): boolean {
+  return c === 0x20 || c === 0x09;
+}
+
 function bad(message: string): BadRequestError {
   return new BadRequestError(message);
 }
@@ -91,7 +95,11 @@ export function parseRequestHead(text: string): RequestHead {
     if (colon < 0 || colon > end) throw bad(`malformed header line "${printable(text.slice(at, end))}"`);
     const name = text.slice(at, colon);
     if (!token(name)) throw bad(`invalid header name "${printable(name)}"`);
-    const value = text.slice(colon + 1, end).replace(/^[ \t]+|[ \t]+$/g, '');
+    let from = colon + 1;
+    let to = end;
+    while (from < to && isBlank(text.charCodeAt(from))) from++;
+    while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+    const value = text.slice(from, to);
     if (BAD_VALUE.test(value)) throw bad(`control character in the value of header "${name}"`);
     rawHeaders.push(name, value);
     at = end + 2;

@@ -225,6 +225,8 @@ describe('HTTP/1.1 engine', () => {
       ['a version in lower case', 'GET /dump.php http/1.1\r\nHost: x\r\n\r\n', 400],
       ['a chunk size that is not hex', post(CHUNKED, 'zz\r\nhello\r\n0\r\n\r\n'), 400],
       ['chunk data longer than its size', post(CHUNKED, '5\r\nhello!\r\n0\r\n\r\n'), 400],
+      // A parser that reads "1 2" as 0x12 would take the next 18 bytes as body.
+      ['a chunk size followed by more than whitespace', post(CHUNKED, '1 2\r\nx\r\n0\r\n\r\n'), 400],
       ['HTTP/2.0 in the request line', 'GET /dump.php HTTP/2.0\r\nHost: x\r\n\r\n', 505],
       ['an Expect other than 100-continue', get('/dump.php', 'Expect: something-else\r\n'), 417],
       ['a head over maxHeaderSize', get('/dump.php', `X-Big: ${'x'.repeat(20_000)}\r\n`), 431],
