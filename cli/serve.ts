@@ -66,7 +66,6 @@ export async function serve(argv: string[]): Promise<void> {
     stopping = true;
     log.info({ signal }, 'stopping: finishing requests in flight');
     server.close();
-    server.closeIdleConnections();
     // In-flight requests get this long to finish before their connections are cut.
     const deadline = setTimeout(() => server.closeAllConnections(), 10_000);
     deadline.unref();

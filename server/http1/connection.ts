@@ -40,6 +40,8 @@ enum State {
   Closed,
 }
 
+/** Longest a closing connection reads and drops what the client still sends. */
+const LINGER = 5000;
 /** Pipelined bytes held beyond this while a response is in progress pause the socket. */
 const PIPELINE_LIMIT = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
@@ -56,6 +58,10 @@ export class HttpConnection implements ResponseSink {
   /** How far `pending` has been searched for the head's end. */
   private scanned = 0;
   private headTimer: NodeJS.Timeout | null = null;
+  private lingerTimer: NodeJS.Timeout | null = null;
+  /** The buffer `pending` grows in when a head or pipelined requests come in pieces, and its used bytes. */
+  private store: Buffer | null = null;
+  private stored = 0;
   private req: FrontRequest | null = null;
   private res: FrontResponse | null = null;
   private bodyStream: Readable | null = null;
@@ -66,6 +72,8 @@ export class HttpConnection implements ResponseSink {
   private discarding = false;
   private keepAlive = true;
   private responseDone = false;
+  /** 100 Continue was sent for the current request. */
+  private continued = false;
   private paused = false;
   private timeout = -1;
   /** The server asked connections to close after their current response. */
@@ -92,8 +100,24 @@ export class HttpConnection implements ResponseSink {
     return this.state === State.Head && this.pending.length === 0;
   }
 
+  /**
+   * The connection closes after the current response: the client or PHP asked, the server is stopping, or
+   * the client waits for a 100 Continue that never came — the body it holds back would be read as the next
+   * request.
+   */
   closing(): boolean {
-    return !this.keepAlive || this.shuttingDown;
+    const req = this.req;
+    return (
+      !this.keepAlive ||
+      this.shuttingDown ||
+      (req?.expectContinue === true && !this.continued && !req.complete)
+    );
+  }
+
+  writeContinue(): void {
+    if (this.continued) return;
+    this.continued = true;
+    this.socket.write('HTTP/1.1 100 Continue\r\n\r\n', 'latin1');
   }
 
   private setTimeout(ms: number): void {
@@ -110,10 +134,41 @@ export class HttpConnection implements ResponseSink {
       case State.Closed:
         return;
       default:
-        this.pending = this.pending.length === 0 ? data : Buffer.concat([this.pending, data]);
+        this.append(data);
         if (this.state === State.Head) this.parse();
         else if (this.pending.length > PIPELINE_LIMIT) this.pause();
     }
+  }
+
+  /**
+   * Adds received bytes to `pending`. A head or pipelined requests arriving in many small reads are copied
+   * into one buffer that grows by doubling, so a client trickling bytes costs linear time, not quadratic.
+   */
+  private append(data: Buffer): void {
+    const p = this.pending;
+    if (p.length === 0) {
+      this.pending = data;
+      this.store = null;
+      return;
+    }
+    const store = this.store;
+    if (
+      store !== null &&
+      p.buffer === store.buffer &&
+      p.byteOffset + p.length === store.byteOffset + this.stored &&
+      this.stored + data.length <= store.length
+    ) {
+      data.copy(store, this.stored);
+      this.stored += data.length;
+      this.pending = store.subarray(p.byteOffset - store.byteOffset, this.stored);
+      return;
+    }
+    const next = Buffer.allocUnsafeSlow(Math.max(4096, 2 * (p.length + data.length)));
+    p.copy(next, 0);
+    data.copy(next, p.length);
+    this.store = next;
+    this.stored = p.length + data.length;
+    this.pending = next.subarray(0, this.stored);
   }
 
   /**
@@ -127,6 +182,8 @@ export class HttpConnection implements ResponseSink {
       return;
     }
     if (this.state === State.Answering && this.socket.writableLength === 0) return;
+    // Paused mid-upload because PHP does not read yet: the silence is ours, not the client's.
+    if (this.state === State.Body && this.paused) return;
     this.socket.destroy();
   }
 
@@ -142,16 +199,28 @@ export class HttpConnection implements ResponseSink {
     this.socket.resume();
   }
 
+  /** From the first byte of a request head (or the empty lines before it): headersTimeout runs. */
+  private startHeadTimer(): void {
+    if (this.headTimer !== null) return;
+    this.headTimer = setTimeout(
+      () => this.refuse(headersTimedOut(this.limits.headersTimeout)),
+      this.limits.headersTimeout,
+    );
+    this.headTimer.unref();
+  }
+
   /** Looks for a complete request head in `pending` and starts the request. */
   private parse(): void {
     let buf = this.pending;
-    // A client may send empty lines before a request (RFC 9112 §2.2).
+    // A client may send empty lines before a request (RFC 9112 §2.2). They count for headersTimeout like
+    // the head they precede, or a client sending nothing else would keep the connection for ever.
     let start = 0;
     while (start + 1 < buf.length && buf[start] === 0x0d && buf[start + 1] === 0x0a) start += 2;
     if (start > 0) {
       buf = buf.subarray(start);
       this.pending = buf;
       this.scanned = 0;
+      this.startHeadTimer();
     }
     const from = Math.max(0, this.scanned - 3);
     const end = buf.indexOf('\r\n\r\n', from, 'latin1');
@@ -160,18 +229,10 @@ export class HttpConnection implements ResponseSink {
       if (buf.length > this.limits.maxHeaderSize) this.refuse(headTooLarge(this.limits.maxHeaderSize));
       else if (bareLf(buf, from))
         this.refuse(new BadRequestError('a line of the request head ends in LF without CR'));
-      else if (buf.length > 0 && this.headTimer === null) {
-        this.headTimer = setTimeout(
-          () => this.refuse(headersTimedOut(this.limits.headersTimeout)),
-          this.limits.headersTimeout,
-        );
-      }
+      else if (buf.length > 0) this.startHeadTimer();
       return;
     }
-    if (this.headTimer !== null) {
-      clearTimeout(this.headTimer);
-      this.headTimer = null;
-    }
+    this.clearHeadTimer();
     this.scanned = 0;
     if (end + 2 > this.limits.maxHeaderSize) {
       this.refuse(headTooLarge(this.limits.maxHeaderSize));
@@ -194,6 +255,7 @@ export class HttpConnection implements ResponseSink {
     this.keepAlive = head.keepAlive;
     this.responseDone = false;
     this.discarding = false;
+    this.continued = false;
     this.setTimeout(this.limits.idleTimeout);
     const length = head.contentLength ?? 0;
     if (head.chunked) {
@@ -318,12 +380,23 @@ export class HttpConnection implements ResponseSink {
     if (this.pending.length > 0) this.parse();
   }
 
-  /** Ends the connection once what was written is out. */
+  /**
+   * Ends the connection once what was written is out. What the client still sends is read and dropped (so
+   * its FIN is seen), for at most {@link LINGER} ms: a client that keeps sending cannot hold the connection.
+   */
   close(): void {
+    if (this.state === State.Closed && this.lingerTimer !== null) return;
     this.state = State.Closed;
+    this.clearHeadTimer();
+    this.socket.end();
+    this.resume();
+    this.lingerTimer = setTimeout(() => this.socket.destroy(), Math.min(LINGER, this.limits.headersTimeout));
+    this.lingerTimer.unref();
+  }
+
+  private clearHeadTimer(): void {
     if (this.headTimer !== null) clearTimeout(this.headTimer);
     this.headTimer = null;
-    this.socket.end();
   }
 
   /** Answers a request refused before it reached the handler, and closes. */
@@ -340,8 +413,9 @@ export class HttpConnection implements ResponseSink {
   }
 
   private gone(): void {
-    if (this.headTimer !== null) clearTimeout(this.headTimer);
-    this.headTimer = null;
+    this.clearHeadTimer();
+    if (this.lingerTimer !== null) clearTimeout(this.lingerTimer);
+    this.lingerTimer = null;
     this.state = State.Closed;
     if (this.bodyStream !== null) {
       failBody(

@@ -55,6 +55,8 @@ export interface ResponseSink {
   readonly socket: Socket;
   /** The connection closes after this response (the client asked, or the server is closing). */
   closing(): boolean;
+  /** Sends `100 Continue` once. */
+  writeContinue(): void;
   /** The response is complete: written out (`flushed`) or cut short. */
   responseEnded(res: FrontResponse, keepOpen: boolean): void;
 }
@@ -113,7 +115,7 @@ export class FrontResponse extends EventEmitter {
 
   /** Sends `100 Continue`: the client may send the body it holds back. */
   writeContinue(): void {
-    this.sink.socket.write('HTTP/1.1 100 Continue\r\n\r\n');
+    if (!this.headersSent) this.sink.writeContinue();
   }
 
   writeHead(status: number, reason?: string | HeaderInput, headers?: HeaderInput): this {
@@ -180,6 +182,7 @@ export class FrontResponse extends EventEmitter {
   private pendingHead: string | null = null;
 
   write(chunk: Buffer | string): boolean {
+    if (this.ended) return false;
     if (!this.headersSent) this.writeHead(this.statusCode);
     const data = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
     return this.send(data, false);

@@ -7,8 +7,8 @@ import { HttpConnection, type HttpLimits, type RefusalListener, type RequestList
  * measured here, the difference between trailing nginx and HAProxy and keeping up with them. It implements
  * what a PHP front needs and no more: no upgrades, no trailers passed on, strict framing.
  *
- * Closing works as `node:http`'s: `close()` stops listening (and makes responses in flight close their
- * connections), `closeIdleConnections()` and `closeAllConnections()` end the connections.
+ * Closing works as `node:http`'s: `close()` stops listening, closes idle connections and makes responses in
+ * flight close theirs; `closeAllConnections()` cuts them all.
  */
 export class HttpServer extends Server {
   private readonly open = new Set<HttpConnection>();
@@ -23,9 +23,11 @@ export class HttpServer extends Server {
     });
   }
 
+  /** Stops listening and closes idle connections; the others close after their response in progress. */
   override close(callback?: (err?: Error) => void): this {
     this.stopping = true;
     for (const conn of this.open) conn.shuttingDown = true;
+    this.closeIdleConnections();
     return super.close(callback);
   }
 

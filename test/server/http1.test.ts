@@ -109,8 +109,8 @@ class Conn {
   }
 
   /** Connects to the front on `port` and writes `bytes`. */
-  static async open(port: number, bytes = ''): Promise<Conn> {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true });
+  static async open(port: number, bytes = '', options: { allowHalfOpen?: boolean } = {}): Promise<Conn> {
+    const socket = connect({ port, host: '127.0.0.1', noDelay: true, ...options });
     await once(socket, 'connect');
     const conn = new Conn(socket);
     if (bytes !== '') await conn.write(bytes);
@@ -413,6 +413,35 @@ describe('HTTP/1.1 engine', () => {
   });
 });
 
+describe('HTTP/1.1 engine: answers that leave a body unsent', () => {
+  let f: TestFront;
+  before(async () => {
+    f = await startFront();
+  });
+  after(() => f.close());
+
+  it('closes the connection after a final answer to a request still waiting for its 100 Continue', async () => {
+    // The client holds its body back until a 100 that never comes: kept open, the connection would read
+    // the client's next request as that body.
+    const conn = await Conn.open(
+      f.port,
+      post(`${length(40)}Expect: 100-continue\r\n`, '', '/fpm-bridge/health'),
+    );
+    const replies = await conn.closing();
+    assert.deepEqual(
+      replies.map((r) => pick(r, 'connection')),
+      [[405, 'close']],
+    );
+  });
+
+  it('closes idle keep-alive connections when the server closes, not after keepAliveTimeout', async () => {
+    const conn = await Conn.open(f.port, get('/hello.txt'));
+    assert.equal((await conn.replies(1))[0]?.status, 200);
+    f.server.close();
+    assert.equal((await conn.closing()).length, 1);
+  });
+});
+
 describe('HTTP/1.1 engine: timeouts', () => {
   const [HEADERS, KEEP_ALIVE, IDLE] = [400, 300, 400];
   let f: TestFront;
@@ -461,6 +490,43 @@ describe('HTTP/1.1 engine: timeouts', () => {
     conn.closedAfter(sent, IDLE);
     const pool = f.t.bridge.backend.pools[0]!;
     await waitFor(() => pool.stats.active === 0, 'the cut request to free its worker');
+  });
+
+  it('answers 408 to a client sending only empty lines once headersTimeout has passed', async () => {
+    const conn = await Conn.open(f.port, '\r\n');
+    const first = performance.now();
+    while (!conn.closed && performance.now() - first < 2000) {
+      await sleep(100);
+      await conn.write('\r\n');
+    }
+    assert.deepEqual(
+      (await conn.closing()).map((r) => r.status),
+      [408],
+    );
+    conn.closedAfter(first, HEADERS);
+  });
+
+  it('cuts a refused client that keeps sending, instead of reading it for ever', async () => {
+    // Half-open, as a client that goes on writing after the server's FIN: the server must end it alone.
+    const conn = await Conn.open(f.port, post(CHUNKED, 'zz\r\n'), { allowHalfOpen: true });
+    assert.equal((await conn.replies(1))[0]?.status, 400);
+    const answered = performance.now();
+    // Each write is traffic, so no idle timeout would ever fire: only a cap on the closing time ends this.
+    while (!conn.closed && performance.now() - answered < 2500) {
+      await conn.write('x'.repeat(100));
+      await sleep(50);
+    }
+    assert.ok(conn.closed, 'the connection stayed open while the client kept sending');
+  });
+
+  it('does not cut an upload paused because PHP does not read it yet', async () => {
+    // PHP reads the body only once it is done sleeping; the socket is paused meanwhile, and quiet.
+    const body = 'x'.repeat(32 * 1024 * 1024);
+    const conn = await Conn.open(f.port);
+    void conn.write(post(length(body.length) + CLOSE, body, '/sleep.php?s=2'));
+    const [reply] = await conn.closing();
+    assert.equal(reply?.status, 200);
+    assert.equal(reply?.body.toString(), 'slept');
   });
 
   it('waits for a PHP script silent for longer than idleTimeout: only the request timeout bounds PHP', async () => {
