@@ -18,6 +18,8 @@ export interface Backend {
   backends: readonly BackendStatus[];
   /** Requests can run: the spawned php-fpm is ready, or at least one address is up. */
   healthy(): boolean;
+  /** Every php-fpm address has requests waiting for a worker: a new request will wait its turn. */
+  saturated(): boolean;
   /** Where requests go, for messages: `unix:/...` addresses. */
   describe(): string;
   close(): Promise<void>;
@@ -76,6 +78,7 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
       supervisor,
       backends: [status],
       healthy: () => supervisor.running,
+      saturated: () => pool.queued > 0,
       describe: () =>
         `php-fpm ${supervisor.pid ?? ''} with ${config.workers} workers on unix:${supervisor.socket}`,
       async close() {
@@ -105,6 +108,7 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
     supervisor: null,
     backends: balancer.health,
     healthy: () => balancer.health.some((h) => h.up),
+    saturated: () => pools.every((p) => p.queued > 0),
     describe: () => addresses.map(formatAddress).join(', '),
     async close() {
       balancer.close();

@@ -72,9 +72,19 @@ export function createFrontServer(bridge: Bridge, options: FrontOptions = {}): H
       if (req.expectContinue && !(limit > 0 && (req.contentLength ?? 0) > limit)) res.writeContinue();
       const requestId = (++sequence).toString(36);
       const record = observed ? new RequestRecord(req, res, requestId, access, metrics) : null;
-      handle(bridge, proxies, req, res, requestId, record).catch((err) =>
-        fail(bridge, req, res, err, requestId),
-      );
+      const run = () => {
+        // The client may have gone while the request waited for its turn.
+        if (res.closed) return;
+        handle(bridge, proxies, req, res, requestId, record).catch((err) =>
+          fail(bridge, req, res, err, requestId),
+        );
+      };
+      // With requests waiting for php-fpm, a new one waits its turn anyway: it is handled once this turn
+      // of the event loop has handled the events already in — php-fpm's answers first, each of which hands
+      // a worker the next request at once. Handled first, a burst of new requests would keep the workers
+      // idle meanwhile (measured: about 10 % more requests per second at 32 and 256 connections).
+      if (bridge.backend.saturated()) setImmediate(run);
+      else run();
     },
     (err) => bridge.log.info({ code: err.code, status: err.statusCode, err: err.message }, 'request refused'),
   );

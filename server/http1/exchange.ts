@@ -101,7 +101,7 @@ export class FrontResponse extends EventEmitter {
   /** Every byte of the response has been handed to the operating system. */
   writableFinished = false;
   private ended = false;
-  private closed = false;
+  private isClosed = false;
   private framing = Framing.None;
   private keepOpen = true;
 
@@ -129,6 +129,8 @@ export class FrontResponse extends EventEmitter {
       phrase = reasonPhrase(status);
       fields = reason;
     }
+    if (!Number.isInteger(status) || status < 100 || status > 999 || BAD_VALUE.test(phrase))
+      throw new TypeError(`invalid response status line "${status} ${phrase.slice(0, 40)}"`);
     let text = `HTTP/1.1 ${status} ${phrase}\r\n`;
     let length = -1;
     let close = this.sink.closing();
@@ -196,6 +198,11 @@ export class FrontResponse extends EventEmitter {
     this.send(data, true);
   }
 
+  /** The response's life is over: written out, or its connection gone. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
   /** Cuts the connection: the client sees the response end early. */
   destroy(): void {
     this.sink.socket.destroy();
@@ -251,7 +258,7 @@ export class FrontResponse extends EventEmitter {
   }
 
   private finished(): void {
-    if (this.closed) return;
+    if (this.isClosed) return;
     this.writableFinished = true;
     this.close();
     this.sink.responseEnded(this, this.keepOpen);
@@ -259,8 +266,8 @@ export class FrontResponse extends EventEmitter {
 
   /** Ends the response's life: 'close' once, whether it was written out or the connection went away. */
   close(): void {
-    if (this.closed) return;
-    this.closed = true;
+    if (this.isClosed) return;
+    this.isClosed = true;
     this.emit('close');
   }
 }

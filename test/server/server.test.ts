@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -223,6 +223,31 @@ describe('standalone front: responses and failures', () => {
     const pool = f.t.bridge.backend.pools[0]!;
     await waitFor(() => pool.stats.active === 0, 'the aborted request to release its connection');
     assert.equal(f.t.log.filter((e) => e.fields.code === 'FPM_BRIDGE_ERR_ABORTED').length, 0);
+  });
+});
+
+describe('standalone front: a busy worker', () => {
+  it('never runs a request whose client left while it waited for the busy worker', async () => {
+    const name = `left-${process.pid}`;
+    const log = join(tmpdir(), `ran-${name}.log`);
+    rmSync(log, { force: true });
+    // A queue timeout of its own: the requests below wait longer than this suite's 300 ms.
+    const f = await startFront({ workers: 1 });
+    const pool = f.t.bridge.backend.pools[0]!;
+    const busy = send(f.port, { path: '/sleep.php?s=1' });
+    await waitFor(() => pool.stats.active === 1, 'the worker to be busy');
+    // A request already waiting: the next one finds php-fpm saturated, and is handled a turn later.
+    const first = send(f.port, { path: '/sleep.php?s=0' });
+    await waitFor(() => pool.stats.queued === 1, 'a request to wait in the queue');
+    const client = connect(f.port, '127.0.0.1');
+    client.on('error', () => {});
+    client.write(`GET /ran.php?name=${name} HTTP/1.1\r\nHost: x\r\n\r\n`);
+    await waitFor(() => pool.stats.queued === 2, 'the request to wait in the queue');
+    client.destroy();
+    await waitFor(() => pool.stats.queued === 1, 'the left request to leave the queue');
+    assert.deepEqual([(await busy).status, (await first).status], [200, 200]);
+    assert.equal(existsSync(log), false, 'PHP ran the request of a client that had left');
+    await f.close();
   });
 });
 
