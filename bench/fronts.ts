@@ -638,46 +638,45 @@ function goalLine(w: Workload, c: number, rows: ReturnType<typeof medians>): str
  */
 const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follows the CPU time per request** (the two CPU
   columns): each front's req/s is close to the machine's free CPU divided by front + php-fpm CPU per request.
-  nginx and HAProxy spend about 50–70 µs per hello-world request, \`fpm-bridge serve\` about 100–125 µs once
-  warm, and 1–2 ms during its first few thousand requests, before V8 has optimized the hot path — hence the
-  warm-up by request count. That difference is the gap in req/s: fpm-bridge is ahead of neither, and the
-  goal is not met. The machine's own speed drifts too: php-fpm's CPU per identical request moves by ±20 %
-  between runs minutes apart, so single differences under about 15 % are not findings.
-- **What was cut (first session of 2026-11-30)**: fpm-bridge spent about 300 µs per hello request before. A
-  response PHP had finished when its headers arrived (most small ones) now leaves in one write with a
-  Content-Length instead of a \`stream.pipeline()\` (an AbortController and a DOMException per response) and a
-  separate chunked terminator; larger bodies go through a small pump that corks the client socket per tick;
-  request bodies go to php-fpm as one corked writev per chunk instead of three writes per record. Together:
-  hello c=32 from about 4,000 to about 6,400 req/s.
-- **What was cut (third session of 2026-11-30)**, each measured by alternating two builds against one php-fpm
-  (5–8 runs each, medians): the router's \`stat()\` of the script, a system call nginx's config here does not
-  make, is remembered for \`fileCacheTtl\` (as nginx's \`open_file_cache\`): −15 % front CPU per request; the
-  bundles were built with esbuild's \`keepNames\`, which wrapped every named closure in an
-  \`Object.defineProperty\` each time one was created — several per request — and are not any more: about
-  −8 %; php-fpm's answers are read through \`onread\` into the connection's own buffer, without a 64 KiB
-  allocation and the Readable machinery per read. Hello c=1 went from about 4,300 to 6,100 req/s, c=32 from
-  about 6,400 to 7,200.
+  The machine's own speed drifts: php-fpm's CPU per identical request moves by ±20 % between runs minutes
+  apart, so single differences under about 15 % are not findings; the fronts run interleaved for that reason.
+- **The Node floor.** \`node-floor\` does nothing a real front must (no validation, routing, limits,
+  timeouts or metrics), and still stays behind nginx or HAProxy in most rows: a process running Node spends
+  about 35 µs of user time per hello request on the event loop, V8 and its socket wrappers before any work
+  of its own, where nginx spends about 10 and HAProxy about 15 (alternating runs on one php-fpm, medians of
+  3: user µs per request nginx 9–11, HAProxy 13–18, node-floor 34–49, \`serve\` 32–60; system time is the same
+  25–33 µs for all). On this machine the goal (≥ both peers in req/s, with a lower p99) is therefore out of
+  reach for any front written in Node, not only for this one: \`serve\` reaches the floor on hello world at
+  32 connections (and there passes both peers in req/s), 97 % of it at 1 connection and 80 % at 256, and
+  65–80 % of it with 100 KiB responses and 1 MiB uploads (in the 100 KiB row at 256 connections the floor
+  itself falls behind: it collects bodies without backpressure).
+- **What was cut (2026-12-01)**: \`serve\` runs on its own HTTP/1.1 server (\`server/http1/\`) instead of
+  \`node:http\` (request and response streams, header objects and per-request timers): measured by
+  alternating the two builds on one php-fpm, front CPU per hello request −21 % at 32 connections and −35 % at
+  256 (req/s +18 % and +37 %), −32 % per 100 KiB response, −15 % per 1 MiB upload. With requests waiting for
+  php-fpm, a new request is handled after the events already in (php-fpm's answers first, each handing a
+  worker its next request at once): +7–12 % req/s at 32 and 256 connections.
+- **Earlier cuts (2026-11-30)**: a response PHP finished before its headers were handed out leaves in one
+  write with a Content-Length; larger bodies go through a small pump instead of \`stream.pipeline()\`;
+  request bodies go to php-fpm as one corked writev per chunk; the router remembers what a docroot path is for
+  \`fileCacheTtl\` (as nginx's \`open_file_cache\`); the bundles are built without esbuild's \`keepNames\`;
+  php-fpm's answers are read through \`onread\` into the connection's own buffer. Hello c=32 went from about
+  4,000 to about 7,200 req/s over those, before the HTTP server.
 - **nginx's p99 of seconds at concurrency 32 and 256** is php-fpm's listen backlog, not nginx's CPU: nginx
   has no upstream queue, so with more requests in flight than workers it opens one connection per request, and
   those beyond the kept ones (one per worker) wait in php-fpm's backlog while every worker stays with a kept
   connection, until one of those closes (every 1000 requests, \`keepalive_requests\`). HAProxy (\`maxconn\` on the
   server) and fpm-bridge (\`maxConns\` + FIFO) queue in the front instead, so a request waits its turn rather
   than a kept connection's lifetime: their p99 stays in tens of milliseconds where nginx's is seconds.
-- **What is left**: per hello request the front now makes the fewest system calls it can (strace: one read
-  and one writev on the client, one write and one read on php-fpm, an epoll wait per several requests), as
-  nginx does; on this VM every wake-up of the process at the other end of a socket is costly (perf:
-  a quarter of fpm-bridge's samples are the hypervisor's interrupt-enable path), for nginx as much as for
-  fpm-bridge. The gap is user time. A bare \`node:http\` server answering a constant costs 25–45 µs per
-  request here; \`node:http\` plus the FastCGI pool with hand-written params (no routing, params builder,
-  metrics or streaming) measured about 85 µs against \`serve\`'s 100–125 in the same alternating runs, so
-  about a quarter of the front's CPU is \`serve\`'s own layer — spread thin (perf: the top function,
-  \`encodeRequestHead\`, is 3 % of samples, the rest is V8's property-access and call builtins, promise jobs
-  and GC) — and the rest is Node's HTTP server and streams. The 100 KiB and 1 MiB cases are bound by moving
-  bytes: php-fpm sends a 100 KiB body in three records, so per-record work is not what costs; the reads'
-  64 KiB buffers (garbage for V8 to collect) and the client writes are. For the 1 MiB POST, fpm-bridge and
-  HAProxy stream a body to php-fpm as it arrives, so a worker is taken before the body is in, while nginx reads
-  the whole body first; buffering bodies up to 1 MiB before dispatch was tried and was slower (424 → 286
-  req/s at c=32), so it was not kept.`;
+- **What is left**: with 100 KiB responses \`serve\` spends about twice the floor's CPU per response. The floor
+  collects the body and sends it in one write; \`serve\` streams it as it comes (a 100 KiB body arrives in two
+  reads, so it leaves in three writes: head and first part, second part, chunked terminator), and on this VM
+  each write that wakes the client is costly. Larger read buffers, a larger body stream high-water mark and
+  uncorking on setImmediate instead of nextTick were each tried and measured, without a clear gain; holding
+  small responses until PHP ends (as nginx's \`fastcgi_buffers\` effectively do) is the next thing to measure.
+  For the 1 MiB POST, fpm-bridge and HAProxy stream a body to php-fpm as it arrives, so a worker is taken
+  before the body is in, while nginx reads the whole body first; buffering bodies up to 1 MiB before dispatch
+  was tried earlier and was slower (424 → 286 req/s at c=32).`;
 
 // ---- setup ----
 
