@@ -114,8 +114,15 @@ class CgiHandler implements FcgiHandler {
       if (rest === null) return true;
       body = rest;
       // The rest of this read (often the whole body and END_REQUEST) is decoded before microtasks run: a
-      // response that turns out finished by then needs no Readable at all.
-      if (this.streaming) queueMicrotask(() => this.handOut());
+      // response that turns out finished by then needs no Readable at all. One that is not yet gets until
+      // the end of this event-loop turn: php-fpm's next reads may already be in (a 100 KiB body comes in two
+      // 64 KiB reads), and a response finished by then still leaves in one write — a fifth less CPU per
+      // 100 KiB response than streaming it in pieces.
+      if (this.streaming)
+        queueMicrotask(() => {
+          if (this.ended !== null) this.handOut();
+          else setImmediate(() => this.handOut());
+        });
     }
     if (body.length === 0) return true;
     if (this.stream !== null) return this.stream.push(body);

@@ -378,7 +378,7 @@ describe('HTTP/1.1 engine', () => {
 
   describe('response framing', () => {
     it('sends a PHP response without a length to an HTTP/1.0 client close-delimited, not chunked', async () => {
-      const replies = await exchange(f.port, 'GET /stream.php?mb=1 HTTP/1.0\r\n\r\n');
+      const replies = await exchange(f.port, 'GET /stream.php?mb=1&pause=50 HTTP/1.0\r\n\r\n');
       assert.deepEqual(
         replies.map((r) => pick(r, 'content-length', 'transfer-encoding', 'connection')),
         [[200, undefined, undefined, 'close']],

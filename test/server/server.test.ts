@@ -159,7 +159,7 @@ describe('standalone front: responses and failures', () => {
   });
 
   it('sends a streamed response chunked', async () => {
-    const res = await send(f.port, { path: '/stream.php?mb=1' });
+    const res = await send(f.port, { path: '/stream.php?mb=1&pause=50' });
     assert.deepEqual(
       [res.headers['content-length'], res.headers['transfer-encoding'], res.body.length],
       [undefined, 'chunked', 1024 * 1024],
