@@ -655,7 +655,10 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follo
   alternating the two builds on one php-fpm, front CPU per hello request −21 % at 32 connections and −35 % at
   256 (req/s +18 % and +37 %), −32 % per 100 KiB response, −15 % per 1 MiB upload. With requests waiting for
   php-fpm, a new request is handled after the events already in (php-fpm's answers first, each handing a
-  worker its next request at once): +7–12 % req/s at 32 and 256 connections.
+  worker its next request at once): +7–12 % req/s at 32 and 256 connections. A streamed response not
+  finished when its headers are in waits until the end of the event-loop turn, so a body whose last reads
+  are already in (a 100 KiB body comes in two) still leaves in one write: −27 % front CPU per 100 KiB
+  response, +29 % req/s.
 - **Earlier cuts (2026-11-30)**: a response PHP finished before its headers were handed out leaves in one
   write with a Content-Length; larger bodies go through a small pump instead of \`stream.pipeline()\`;
   request bodies go to php-fpm as one corked writev per chunk; the router remembers what a docroot path is for
@@ -668,13 +671,10 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follo
   connection, until one of those closes (every 1000 requests, \`keepalive_requests\`). HAProxy (\`maxconn\` on the
   server) and fpm-bridge (\`maxConns\` + FIFO) queue in the front instead, so a request waits its turn rather
   than a kept connection's lifetime: their p99 stays in tens of milliseconds where nginx's is seconds.
-- **What is left**: with 100 KiB responses \`serve\` spends about twice the floor's CPU per response. The floor
-  collects the body and sends it in one write; \`serve\` streams it as it comes (a 100 KiB body arrives in two
-  reads, so it leaves in three writes: head and first part, second part, chunked terminator), and on this VM
-  each write that wakes the client is costly. Larger read buffers, a larger body stream high-water mark and
-  uncorking on setImmediate instead of nextTick were each tried and measured, without a clear gain; holding
-  small responses until PHP ends (as nginx's \`fastcgi_buffers\` effectively do) is the next thing to measure.
-  For the 1 MiB POST, fpm-bridge and HAProxy stream a body to php-fpm as it arrives, so a worker is taken
+- **What is left**: a response that spans event-loop turns still streams in pieces (a write per read and
+  a chunked terminator), and on this VM each write that wakes the client is costly; larger read buffers, a
+  larger body stream high-water mark and uncorking on setImmediate instead of nextTick were each tried
+  without a clear gain. For the 1 MiB POST, fpm-bridge and HAProxy stream a body to php-fpm as it arrives, so a worker is taken
   before the body is in, while nginx reads the whole body first; buffering bodies up to 1 MiB before dispatch
   was tried earlier and was slower (424 → 286 req/s at c=32).`;
 
