@@ -5,7 +5,7 @@ import type { Context } from 'aws-lambda';
 import { startBackend } from '../proxy/backend.ts';
 import { Bridge, type ScriptRoute } from '../proxy/bridge.ts';
 import { headersAsText } from '../proxy/cgi/header-text.ts';
-import { type CgiHead, headerValues } from '../proxy/cgi/response.ts';
+import { type CgiHead, flatHeaders, headerField } from '../proxy/cgi/response.ts';
 import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
@@ -292,7 +292,7 @@ class LambdaRuntime {
     if (route.kind === 'static') {
       const answer = staticAnswer(
         lr.request.method,
-        (name) => joined(lr.request.headers, name),
+        (name) => headerField(lr.request.headers, name),
         route.filename,
         route.stats,
       );
@@ -419,16 +419,6 @@ function splitCookies(flat: readonly string[]): { headers: Record<string, string
     else headers[key] = headers[key] === undefined ? flat[i + 1]! : `${headers[key]}, ${flat[i + 1]!}`;
   }
   return { headers, cookies };
-}
-
-/** Every value of request header `lower` in a flat list, joined as one field (RFC 9110 §5.3). */
-function joined(flat: readonly string[], lower: string): string | undefined {
-  const values = headerValues(flat, lower);
-  return values.length === 0 ? undefined : values.join(', ');
-}
-
-function flatHeaders(headers: Record<string, string | number>): string[] {
-  return Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
 }
 
 /** Bytes `start` to `end` (inclusive) of a file, without reading the rest. */

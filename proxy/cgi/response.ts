@@ -26,6 +26,17 @@ export function headerValues(headers: readonly string[], lower: string): string[
   return values;
 }
 
+/** Every value of header `lower` in a flat list, joined as one field (RFC 9110 §5.3); undefined if none. */
+export function headerField(headers: readonly string[], lower: string): string | undefined {
+  const values = headerValues(headers, lower);
+  return values.length === 0 ? undefined : values.join(', ');
+}
+
+/** A header object (`{ 'Content-Type': 'text/plain' }`) as a flat `[name, value, ...]` list. */
+export function flatHeaders(headers: Readonly<Record<string, string | number>>): string[] {
+  return Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
+}
+
 /** A flat list without header `lower`. */
 export function withoutHeader(headers: readonly string[], lower: string): string[] {
   const out: string[] = [];
@@ -41,6 +52,16 @@ const CR = 0x0d;
 const TOKEN = new Uint8Array(128);
 for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
   TOKEN[c.charCodeAt(0)] = 1;
+}
+
+/** `s` is an RFC 9110 token (§5.6.2): what a method or a header name consists of. */
+export function isToken(s: string): boolean {
+  if (s.length === 0) return false;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 128 || TOKEN[c] === 0) return false;
+  }
+  return true;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { flatHeaders, headerField } from '../../proxy/cgi/response.ts';
 import { reasonPhrase } from '../../proxy/status.ts';
 import type { RequestHead } from './head.ts';
 
@@ -39,14 +40,7 @@ export class FrontRequest {
 
   /** A header's value, several of the same name joined with ", "; undefined when absent. */
   header(lower: string): string | undefined {
-    const raw = this.rawHeaders;
-    let value: string | undefined;
-    for (let i = 0; i < raw.length; i += 2) {
-      const name = raw[i]!;
-      if (name.length === lower.length && name.toLowerCase() === lower)
-        value = value === undefined ? raw[i + 1]! : `${value}, ${raw[i + 1]!}`;
-    }
-    return value;
+    return headerField(this.rawHeaders, lower);
   }
 }
 
@@ -136,28 +130,21 @@ export class FrontResponse extends EventEmitter {
     let close = this.sink.closing();
     /** The handler's headers say Connection: close already. */
     let said = false;
-    if (fields !== undefined) {
-      if (Array.isArray(fields)) {
-        const flat = fields as readonly string[];
-        for (let i = 0; i < flat.length; i += 2) {
-          const name = flat[i]!;
-          const value = flat[i + 1]!;
-          if (BAD_VALUE.test(value) || BAD_VALUE.test(name))
-            throw new TypeError(`invalid character in response header "${name}"`);
-          text += `${name}: ${value}\r\n`;
-          if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(value);
-          else if (name.length === 10 && name.toLowerCase() === 'connection' && /close/i.test(value))
-            said = true;
-        }
-      } else {
-        for (const [name, raw] of Object.entries(fields)) {
-          const value = String(raw);
-          if (BAD_VALUE.test(value)) throw new TypeError(`invalid character in response header "${name}"`);
-          text += `${name}: ${value}\r\n`;
-          if (name.toLowerCase() === 'content-length') length = Number(value);
-          else if (name.toLowerCase() === 'connection' && /close/i.test(value)) said = true;
-        }
-      }
+    // PHP's headers come as a flat list (the hot path); the front's own answers as an object.
+    const flat: readonly string[] =
+      fields === undefined
+        ? []
+        : Array.isArray(fields)
+          ? fields
+          : flatHeaders(fields as Readonly<Record<string, string | number>>);
+    for (let i = 0; i < flat.length; i += 2) {
+      const name = flat[i]!;
+      const value = flat[i + 1]!;
+      if (BAD_VALUE.test(value) || BAD_VALUE.test(name))
+        throw new TypeError(`invalid character in response header "${name}"`);
+      text += `${name}: ${value}\r\n`;
+      if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(value);
+      else if (name.length === 10 && name.toLowerCase() === 'connection' && /close/i.test(value)) said = true;
     }
     text += date();
     if (this.head || status < 200 || status === 204 || status === 304) {

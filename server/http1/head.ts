@@ -1,4 +1,5 @@
 import { printable as escaped } from '../../proxy/cgi/path.ts';
+import { isToken } from '../../proxy/cgi/response.ts';
 import {
   BadRequestError,
   ExpectationFailedError,
@@ -25,26 +26,12 @@ export interface RequestHead {
   expectContinue: boolean;
 }
 
-// RFC 9110 §5.6.2 tchar: what a method and a header name may consist of.
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
-  TCHAR[c.charCodeAt(0)] = 1;
-
 /** A header value holds no control character but HTAB (RFC 9110 §5.5); obs-text (0x80–0xFF) is allowed. */
 const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 /** A request target is visible characters only: no space, no control character (RFC 9112 §3.2). */
 const BAD_TARGET = /[\0-\x20\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DIGITS = /^\d+$/;
-
-function token(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
 
 function isBlank(c: number): boolean {
   return c === 0x20 || c === 0x09;
@@ -71,7 +58,7 @@ export function parseRequestHead(text: string): RequestHead {
   const method = line.slice(0, sp1);
   const target = line.slice(sp1 + 1, sp2);
   const version = VERSION.exec(line.slice(sp2 + 1));
-  if (!token(method)) throw bad(`invalid method "${printable(method)}"`);
+  if (!isToken(method)) throw bad(`invalid method "${printable(method)}"`);
   if (target.length === 0 || BAD_TARGET.test(target))
     throw bad(`invalid request target "${printable(target)}"`);
   if (version === null) throw bad(`malformed HTTP version "${printable(line.slice(sp2 + 1))}"`);
@@ -94,7 +81,7 @@ export function parseRequestHead(text: string): RequestHead {
     const colon = text.indexOf(':', at);
     if (colon < 0 || colon > end) throw bad(`malformed header line "${printable(text.slice(at, end))}"`);
     const name = text.slice(at, colon);
-    if (!token(name)) throw bad(`invalid header name "${printable(name)}"`);
+    if (!isToken(name)) throw bad(`invalid header name "${printable(name)}"`);
     let from = colon + 1;
     let to = end;
     while (from < to && isBlank(text.charCodeAt(from))) from++;
