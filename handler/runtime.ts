@@ -12,7 +12,7 @@ import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../pr
 import { appIniDir } from '../proxy/fpm/layer.ts';
 import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
 import { type StaticAnswer, staticAnswer } from '../proxy/static-answer.ts';
-import { bodiless, reasonPhrase } from '../proxy/status.ts';
+import { bodiless, errorText, reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
 import { compressResponse, encodeResponse, TextTypes, withoutBodyIf, withoutWrongLength } from './encode.ts';
 import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
@@ -353,7 +353,7 @@ class LambdaRuntime {
     const entry = { requestId, status, code: known ? err.code : undefined, err: (err as Error).message };
     if (status >= 500) this.log.error(entry, 'request failed');
     else this.log.info(entry, 'request refused');
-    return plain(status, `${status} ${reasonPhrase(status)}\n`, status === 503 ? ['Retry-After', '1'] : []);
+    return plain(status, errorText(status), status === 503 ? ['Retry-After', '1'] : []);
   }
 
   /** Non-HTTP events go to `eventsScript` as a JSON POST; a 2xx is success, anything else fails the invocation. */

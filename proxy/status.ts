@@ -73,6 +73,11 @@ export function reasonPhrase(status: number): string {
   return REASONS[status] ?? '';
 }
 
+/** The plain-text body every front answers its own errors with: `404 Not Found` and a newline. */
+export function errorText(status: number): string {
+  return `${status} ${reasonPhrase(status)}\n`;
+}
+
 /** Whether a response goes out without a body: to HEAD, and 1xx, 204 and 304 (RFC 9110 §6.4.1). */
 export function bodiless(head: boolean, status: number): boolean {
   return head || status === 204 || status === 304 || (status >= 100 && status < 200);

@@ -5,7 +5,7 @@ import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
 import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
 import type { Logger } from '../proxy/log.ts';
-import { bodiless, reasonPhrase } from '../proxy/status.ts';
+import { bodiless, errorText } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
 import type { HttpLimits } from './http1/connection.ts';
 import type { FrontRequest, FrontResponse } from './http1/exchange.ts';
@@ -200,11 +200,11 @@ function fail(bridge: Bridge, req: FrontRequest, res: FrontResponse, err: unknow
     res.destroy();
     return;
   }
-  const text = `${status} ${reasonPhrase(status)}\n`;
+  const text = errorText(status);
   // A request refused before its body was read whole: say so and close rather than read the rest for
   // nothing (the connection cannot serve another request until that body is gone).
   const unread = !req.complete;
-  res.writeHead(status, reasonPhrase(status), {
+  res.writeHead(status, {
     'Content-Type': 'text/plain; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
     ...(status === 503 ? { 'Retry-After': '1' } : {}),

@@ -8,9 +8,9 @@ import {
   NotImplementedError,
   RequestTimeoutError,
 } from '../../proxy/errors.ts';
-import { reasonPhrase } from '../../proxy/status.ts';
+import { errorText } from '../../proxy/status.ts';
 import { ChunkedDecoder } from './chunked.ts';
-import { date, FrontRequest, FrontResponse, type ResponseSink } from './exchange.ts';
+import { FrontRequest, FrontResponse, type ResponseSink } from './exchange.ts';
 import { parseRequestHead } from './head.ts';
 
 export interface HttpLimits {
@@ -399,16 +399,18 @@ export class HttpConnection implements ResponseSink {
     this.headTimer = null;
   }
 
-  /** Answers a request refused before it reached the handler, and closes. */
+  /** Answers a request refused before it reached the handler (as any response: Date, Connection: close), and closes. */
   private refuse(err: FpmBridgeError): void {
     if (this.state === State.Closed) return;
     this.onRefused(err, this.socket);
-    const status = err.statusCode;
-    const text = `${status} ${reasonPhrase(status)}\n`;
-    this.socket.write(
-      `HTTP/1.1 ${status} ${reasonPhrase(status)}\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: ${text.length}\r\n${date()}Connection: close\r\n\r\n${text}`,
-      'latin1',
-    );
+    this.keepAlive = false;
+    const text = errorText(err.statusCode);
+    new FrontResponse(this, false, 1)
+      .writeHead(err.statusCode, {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'Content-Length': text.length,
+      })
+      .end(text);
     this.close();
   }
 

@@ -74,7 +74,7 @@ enum Framing {
 let dateSecond = 0;
 let dateHeader = '';
 /** The Date header line (RFC 9110 §6.6.1), formatted once a second. */
-export function date(): string {
+function date(): string {
   const now = Date.now();
   const second = Math.floor(now / 1000);
   if (second !== dateSecond) {
