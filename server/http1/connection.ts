@@ -258,43 +258,25 @@ export class HttpConnection implements ResponseSink {
     this.continued = false;
     this.setTimeout(this.limits.idleTimeout);
     const length = head.contentLength ?? 0;
-    if (head.chunked) {
-      this.chunked = new ChunkedDecoder(this.limits.maxHeaderSize);
+    if (head.chunked || length > rest.length) {
+      // The body streams to the handler as it comes; 100 Continue is the handler's to send (it may refuse
+      // the body instead).
+      if (head.chunked) this.chunked = new ChunkedDecoder(this.limits.maxHeaderSize);
+      else this.bodyLeft = length;
       this.pending = EMPTY;
-      this.startBody(req);
+      this.state = State.Body;
+      this.bodyStream = new Readable({ read: () => this.resume() });
+      req.body = this.bodyStream;
       this.onRequest(req, res);
       if (rest.length > 0 && this.state === State.Body) this.bodyData(rest);
       return;
     }
-    if (length > 0 && rest.length >= length) {
-      // The whole body came with the head: no stream needed.
-      req.body = rest.subarray(0, length);
-      req.complete = true;
-      this.pending = rest.subarray(length);
-      this.state = State.Answering;
-      this.onRequest(req, res);
-      return;
-    }
-    if (length > 0) {
-      this.bodyLeft = length;
-      this.pending = EMPTY;
-      this.startBody(req);
-      this.onRequest(req, res);
-      if (rest.length > 0 && this.state === State.Body) this.bodyData(rest);
-      return;
-    }
+    // No body, or the whole body came with the head: no stream needed.
+    if (length > 0) req.body = rest.subarray(0, length);
     req.complete = true;
-    this.pending = rest;
+    this.pending = rest.subarray(length);
     this.state = State.Answering;
     this.onRequest(req, res);
-  }
-
-  /** The body streams to the handler; 100 Continue is the handler's to send (it may refuse the body). */
-  private startBody(req: FrontRequest): void {
-    this.state = State.Body;
-    const stream = new Readable({ read: () => this.resume() });
-    this.bodyStream = stream;
-    req.body = stream;
   }
 
   private bodyData(data: Buffer): void {
@@ -342,7 +324,7 @@ export class HttpConnection implements ResponseSink {
     this.state = State.Closed;
     failBody(this.bodyStream, err);
     this.bodyStream = null;
-    if (this.responseDone || this.discarding) this.socket.destroy();
+    if (this.responseDone) this.socket.destroy();
   }
 
   responseEnded(res: FrontResponse, keepOpen: boolean): void {
