@@ -1,4 +1,5 @@
 import { BlockList, isIP } from 'node:net';
+import { listItems } from '../proxy/cgi/response.ts';
 import { ConfigError } from '../proxy/errors.ts';
 
 /** What a trusted proxy said about the original request. */
@@ -51,14 +52,14 @@ export class TrustedProxies {
    */
   resolve(peer: string, header: (lower: string) => string | undefined): Forwarded | null {
     if (!this.trusts(peer)) return null;
-    const chain = values(header('x-forwarded-for'));
+    const chain = listItems(header('x-forwarded-for'));
     let client = peer;
     for (let i = chain.length - 1; i >= 0; i--) {
       if (isIP(chain[i]!) === 0) break;
       client = chain[i]!;
       if (!this.trusts(client)) break;
     }
-    const last = (name: string) => values(header(name)).at(-1) ?? null;
+    const last = (name: string) => listItems(header(name)).at(-1) ?? null;
     const proto = last('x-forwarded-proto');
     const port = last('x-forwarded-port');
     return {
@@ -75,13 +76,4 @@ export class TrustedProxies {
       host: last('x-forwarded-host'),
     };
   }
-}
-
-/** A header's comma-separated values, trimmed, empty ones dropped. */
-function values(header: string | undefined): string[] {
-  if (header === undefined) return [];
-  return header
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
 }

@@ -32,6 +32,15 @@ export function headerField(headers: readonly string[], lower: string): string |
   return values.length === 0 ? undefined : values.join(', ');
 }
 
+/** The items of a comma-separated header value (RFC 9110 §5.6.1), trimmed, empty ones dropped. */
+export function listItems(value: string | undefined): string[] {
+  if (value === undefined || value === '') return [];
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
 /** A header object (`{ 'Content-Type': 'text/plain' }`) as a flat `[name, value, ...]` list. */
 export function flatHeaders(headers: Readonly<Record<string, string | number>>): string[] {
   return Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);

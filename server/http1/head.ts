@@ -1,5 +1,5 @@
 import { printable as escaped } from '../../proxy/cgi/path.ts';
-import { isToken } from '../../proxy/cgi/response.ts';
+import { isToken, listItems } from '../../proxy/cgi/response.ts';
 import {
   BadRequestError,
   ExpectationFailedError,
@@ -121,11 +121,7 @@ export function parseRequestHead(text: string): RequestHead {
   if (codings !== null) {
     if (minor === 0) throw bad('Transfer-Encoding in an HTTP/1.0 request');
     if (contentLength !== null) throw bad('both Content-Length and Transfer-Encoding');
-    const list = codings
-      .toLowerCase()
-      .split(',')
-      .map((c) => c.trim())
-      .filter((c) => c !== '');
+    const list = listItems(codings.toLowerCase());
     // The final coding must be chunked, or the body's end is unknown (RFC 9112 §6.3): refused.
     if (list.at(-1) !== 'chunked') throw bad(`request body in "Transfer-Encoding: ${printable(codings)}"`);
     if (list.length > 1)
@@ -141,15 +137,9 @@ export function parseRequestHead(text: string): RequestHead {
     // An HTTP/1.0 client does not know 100 (RFC 9110 §10.1.1): ignored.
     expectContinue = minor === 1;
   }
-  const keepAlive = minor === 1 ? !hasToken(connection, 'close') : hasToken(connection, 'keep-alive');
+  const options = listItems(connection);
+  const keepAlive = minor === 1 ? !options.includes('close') : options.includes('keep-alive');
   return { method, target, minor, rawHeaders, contentLength, chunked, keepAlive, expectContinue };
-}
-
-/** `list` (`,a,b, c`) holds `name` as one of its comma-separated tokens. */
-function hasToken(list: string, name: string): boolean {
-  if (list === '') return false;
-  for (const item of list.split(',')) if (item.trim() === name) return true;
-  return false;
 }
 
 /** Text for an error message: cut at 80 characters, control characters shown as escapes. */
