@@ -3,6 +3,7 @@ import { startBackend } from '../proxy/backend.ts';
 import { Bridge, SERVER_SOFTWARE } from '../proxy/bridge.ts';
 import { loadConfig } from '../proxy/config.ts';
 import { ConfigError, UsageError } from '../proxy/errors.ts';
+import { phpVersion } from '../proxy/fpm/locate.ts';
 import { createPinoLogger, stderrDestination } from '../server/log.ts';
 import { createFrontServer, listenFront } from '../server/server.ts';
 import { parseCommand } from './args.ts';
@@ -59,7 +60,11 @@ export async function serve(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
   }
-  process.stdout.write(`${SERVER_SOFTWARE} serving ${config.docroot} on ${url} (${backend.describe()})\n`);
+  const php = backend.supervisor === null ? null : await phpVersion(backend.supervisor.binary);
+  const running = php === null ? '' : `PHP ${php}: `;
+  process.stdout.write(
+    `${SERVER_SOFTWARE} serving ${config.docroot} on ${url} (${running}${backend.describe()})\n`,
+  );
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;

@@ -125,7 +125,7 @@ export function locatePhp(explicit: string, env: NodeJS.ProcessEnv = process.env
 export function runCli(php: string, line: string, cwd: string, timeout: number): Promise<CliResult> {
   const args = splitArgs(line);
   return new Promise((resolve) => {
-    // The layer's php needs PHPRC and PHP_INI_SCAN_DIR to find its php.ini and extensions.
+    // The app's php/conf.d comes after the layer's own ini files, as for php-fpm.
     const child = spawn(php, args, {
       cwd,
       env: phpEnv(php, [], process.env),

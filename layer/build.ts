@@ -13,11 +13,29 @@ import {
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LayerError, UsageError } from '../proxy/errors.ts';
-import { DebianArchive, type DebianPackage, extractDebs, type LambdaArch, TRIPLET } from './debian.ts';
-import { EM_AARCH64, EM_X86_64, readElf } from './elf.ts';
-import { EXTENSIONS, type ExtensionSelection, selectExtensions } from './extensions.ts';
+import {
+  DebianArchive,
+  type DebianPackage,
+  debContents,
+  extractDebs,
+  type LambdaArch,
+  RELEASES,
+  TRIPLET,
+} from './debian.ts';
+import { EM_AARCH64, EM_X86_64, parseExports, readElf, symbolBytes } from './elf.ts';
+import {
+  EXTENSIONS,
+  type ExtensionSelection,
+  extensionPackages,
+  type LayerModule,
+  layerModules,
+  selectExtensions,
+} from './extensions.ts';
+import { filterIcuData, keepIcuItem } from './icu-data.ts';
 import { collectLibraries, debianLibraryDirs, resolveInRoot } from './libraries.ts';
-import { PHP_FPM_CONF, PHP_INI } from './php-config.ts';
+import { phpFpmConf, phpIni } from './php-config.ts';
+import { writeStandIn } from './stand-in.ts';
+import { behaviourOf, chooseStandIns } from './stand-ins.ts';
 import { type ZipEntry, zipParallel } from './zip.ts';
 
 /** Lambda's limit on a function's unzipped code and layers together: 250 MB (262,144,000 bytes). */
@@ -26,8 +44,8 @@ export const LAMBDA_UNZIPPED_LIMIT = 262_144_000;
 const MACHINE: Readonly<Record<LambdaArch, number>> = { x86_64: EM_X86_64, arm64: EM_AARCH64 };
 /** Where Lambda extracts layers; the binaries' loader and library paths are fixed to it. */
 export const LAYER_PREFIX = '/opt';
-/** PHP versions Debian 12 packages. */
-export const PHP_VERSIONS = ['8.2'] as const;
+/** The PHP versions a layer can carry, the default first. */
+export const PHP_VERSIONS: readonly string[] = RELEASES.map((r) => r.php);
 
 export interface LayerBuildOptions {
   /** Directory that receives `layer.zip`. */
@@ -65,6 +83,10 @@ export interface LayerReport {
   /** Debian's version of the PHP packages, e.g. `8.2.29-1~deb12u1`. */
   phpPackageVersion: string;
   extensions: ExtensionSelection;
+  /** Every extension module the layer loads (PHP's own and those of the chosen packages), sorted. */
+  modules: string[];
+  /** Libraries replaced by stand-ins or trimmed, and what is not there without them. */
+  leftOut: { soname: string; without: string }[];
   /** Every Debian package the layer was made from, with its version: same list → same zip. */
   packages: { name: string; version: string }[];
 }
@@ -153,32 +175,30 @@ function treeFiles(stage: string, dir: string, skip: readonly string[] = []): [s
   return out.sort((x, y) => (x[0] < y[0] ? -1 : 1));
 }
 
-/**
- * The conf.d order of the chosen extensions: Debian's "; priority=NN" of each one's ini file (10 loads
- * before 20; 20 when it states none), raised past every extension it requires, since PHP refuses to load a
- * module whose required module is not loaded yet.
- */
-function loadPriorities(stage: string, php: string, names: readonly string[]): Map<string, number> {
-  const debian = (name: string) => {
-    const pkg = EXTENSIONS[name]!.package;
-    // PHP's own extensions keep their ini in /usr/share, PECL ones (php8.2-redis, …) in mods-available.
-    const ini =
-      resolveInRoot(stage, `/usr/share/php${php}-${pkg}/${pkg}/${name}.ini`) ??
-      resolveInRoot(stage, `/etc/php/${php}/mods-available/${name}.ini`);
-    const m = ini === null ? null : /^; priority=(\d+)$/m.exec(readFileSync(ini, 'utf8'));
-    return Number(m?.[1] ?? 20);
-  };
-  const out = new Map<string, number>();
-  const of = (name: string): number => {
-    let p = out.get(name);
-    if (p !== undefined) return p;
-    p = debian(name);
-    for (const dep of EXTENSIONS[name]!.requires ?? []) p = Math.max(p, of(dep) + 1);
-    out.set(name, p);
-    return p;
-  };
-  for (const name of names) of(name);
-  return out;
+/** ICU's data library, shipped with part of its data left out ({@link keepIcuItem}). */
+const ICU_DATA = /^libicudata\.so\./;
+const ICU_LEFT_OUT =
+  "ICU's names of languages, regions and units, its word dictionaries for Chinese, Japanese and South-East Asian scripts, and its converters for rare encodings";
+
+/** libicudata rebuilt with the items {@link keepIcuItem} accepts in its one data symbol, `icudtNN_dat`. */
+function trimIcuData(file: string, soname: string, machine: number): Buffer {
+  const bytes = readFileSync(file);
+  const exports = parseExports(bytes, soname);
+  const blob = exports.find((e) => /^icudt\d+_dat$/.test(e.name));
+  if (blob === undefined) throw new LayerError(`${soname} exports no icudtNN_dat data`);
+  const data = filterIcuData(symbolBytes(bytes, blob, soname), keepIcuItem);
+  return writeStandIn({
+    soname,
+    machine,
+    exports: exports.filter((e) => e !== blob),
+    behaviour: { returns: 0 },
+    data: { name: blob.name, bytes: data },
+  });
+}
+
+/** The layer's ini directory (relative to /opt), as long as Debian's `/etc/php/8.4/cli` it replaces. */
+export function layerIniDir(php: string): string {
+  return `etc/php-${php}`;
 }
 
 /**
@@ -214,18 +234,30 @@ function loadPriorities(stage: string, php: string, names: readonly string[]): M
 export async function buildLayer(options: LayerBuildOptions): Promise<LayerReport> {
   const { php, arch } = options;
   const progress = options.onProgress ?? (() => {});
-  if (!(PHP_VERSIONS as readonly string[]).includes(php)) {
-    throw new UsageError(`--php ${php} is not packaged by Debian 12 — expected ${PHP_VERSIONS.join(', ')}`);
+  const release = RELEASES.find((r) => r.php === php);
+  if (release === undefined) {
+    throw new UsageError(
+      `--php ${php} is not offered — expected ${RELEASES.map((r) => `${r.php} (Debian ${r.version})`).join(' or ')}`,
+    );
   }
   if (!(arch in TRIPLET)) throw new UsageError(`invalid --arch "${arch}" — expected x86_64 or arm64`);
   const selection = selectExtensions(options.extensions);
-  const archive = new DebianArchive(join(options.cacheDir ?? defaultCacheDir(), arch), arch, options.offline);
-  progress(`${options.offline ? 'reading' : 'updating'} the Debian ${arch} package lists in ${archive.dir}`);
+  const archive = new DebianArchive(
+    join(options.cacheDir ?? defaultCacheDir(), `${release.codename}-${arch}`),
+    release,
+    arch,
+    options.offline,
+  );
+  progress(
+    `${options.offline ? 'reading' : 'updating'} the Debian ${release.version} ${arch} package lists in ${archive.dir}`,
+  );
   await archive.update();
   // tzdata: Debian's PHP reads time zones from the system's zoneinfo instead of a bundled copy; libc-bin
   // holds glibc's C.UTF-8 locale (see assemble).
+  const modulePackages = await extensionPackages(archive, php, selection.packages);
   const roots = [`php${php}-fpm`, `php${php}-cli`, `php${php}-common`, 'tzdata', 'libc-bin'];
   for (const name of selection.shared) roots.push(`php${php}-${EXTENSIONS[name]!.package}`);
+  for (const name of modulePackages) roots.push(`php${php}-${name}`);
   // Only library packages are followed: PHP's other dependencies (ucf, procps, systemd, php-common) are
   // Debian integration. The DT_NEEDED walk below proves that nothing the binaries load was left out.
   const packages = await archive.closure(roots, (n) => n.startsWith('lib') || n === 'zlib1g');
@@ -235,7 +267,12 @@ export async function buildLayer(options: LayerBuildOptions): Promise<LayerRepor
     const stage = join(work, 'stage');
     progress(`unpacking ${debs.length} packages`);
     await extractDebs(debs, stage);
-    return await assemble(options, stage, work, selection, packages, progress);
+    const debOf = new Map(packages.map((p, i) => [p.name, debs[i]!]));
+    const contents = (pkg: string) => debContents(debOf.get(pkg)!);
+    const modules = await layerModules(stage, php, selection.shared, modulePackages, (suffix) =>
+      contents(`php${php}-${suffix}`),
+    );
+    return await assemble(options, stage, work, selection, modules, packages, contents, progress);
   } finally {
     rmSync(work, { recursive: true, force: true });
   }
@@ -246,7 +283,9 @@ async function assemble(
   stage: string,
   work: string,
   selection: ExtensionSelection,
+  modules: readonly LayerModule[],
   packages: DebianPackage[],
+  contents: (pkg: string) => Promise<string[]>,
   progress: (line: string) => void,
 ): Promise<LayerReport> {
   const { php, arch } = options;
@@ -254,6 +293,12 @@ async function assemble(
   const files = new Map<string, { data: Buffer; mode: number }>();
   const add = (path: string, data: Buffer | string, mode = 0o644) =>
     files.set(path, { data: Buffer.from(data), mode });
+  // The extracted files the layer carries, whole or patched: their packages' licences go with them.
+  const used = new Set<string>();
+  const take = (file: string) => {
+    used.add(file);
+    return readFileSync(file);
+  };
   const need = (path: string) => {
     const file = resolveInRoot(stage, path);
     if (file === null) throw new LayerError(`${path} is in none of the downloaded packages`);
@@ -265,13 +310,19 @@ async function assemble(
     throw new LayerError(`expected one PHP extension API dir in /usr/lib/php, found ${apiDirs.join(', ')}`);
   const extDir = `/usr/lib/php/${apiDirs[0]}`;
   const binaries = { 'bin/php-fpm': need(`/usr/sbin/php-fpm${php}`), 'bin/php': need(`/usr/bin/php${php}`) };
-  const extensions = selection.shared.map((name) => ({ name, file: need(`${extDir}/${name}.so`) }));
+  const extensions = modules.map((m) => ({ ...m, file: need(`${extDir}/${m.name}.so`) }));
   progress('following the shared libraries the binaries and extensions need');
-  const { libraries, loader } = collectLibraries(
-    stage,
-    [...Object.values(binaries), ...extensions.map((e) => e.file)],
-    debianLibraryDirs(triplet),
-    MACHINE[arch],
+  const {
+    closure: { libraries, loader },
+    standIns,
+  } = chooseStandIns((leaves) =>
+    collectLibraries(
+      stage,
+      [...Object.values(binaries), ...extensions.map((e) => e.file)],
+      debianLibraryDirs(triplet),
+      MACHINE[arch],
+      leaves,
+    ),
   );
 
   // The loader and RPATH are absolute: Lambda always extracts layers to /opt.
@@ -279,17 +330,28 @@ async function assemble(
   mkdirSync(patched);
   const patchelf = async (source: string, args: readonly string[]) => {
     const copy = join(patched, source.replaceAll('/', '_'));
+    used.add(source);
     copyFileSync(source, copy);
     await run('patchelf', [...args, copy]);
     return readFileSync(copy);
   };
-  const zoneinfo = [['/usr/share/zoneinfo', `${LAYER_PREFIX}/share/zoneinfo`]] as const;
+  // Debian's php looks for its php.ini and conf.d in /etc/php/8.4/cli, php-fpm in /etc/php/8.4/fpm (also
+  // where it finds php-fpm.conf): both are pointed at the layer's one directory of the same length, so PHP
+  // started with no environment at all reads the layer's settings and loads its extensions.
+  const iniDir = layerIniDir(php);
   for (const [path, source] of Object.entries(binaries)) {
     const rpath = ['--set-interpreter', `${LAYER_PREFIX}/lib/${loader.name}`, '--force-rpath'];
     const data = await patchelf(source, [...rpath, '--set-rpath', `${LAYER_PREFIX}/lib`]);
-    add(path, relocatePaths(data, path, zoneinfo), 0o755);
+    const pairs: [string, string][] = [['/usr/share/zoneinfo', `${LAYER_PREFIX}/share/zoneinfo`]];
+    if (path === 'bin/php') pairs.push([`/etc/php/${php}/cli`, `${LAYER_PREFIX}/${iniDir}`]);
+    else {
+      pairs.push([`/etc/php/${php}/fpm`, `${LAYER_PREFIX}/${iniDir}`]);
+      // Debian builds php-fpm.conf's path from "/etc" at run time; the format becomes the path itself.
+      pairs.push(['%s/php/%d.%d/fpm/php-fpm.conf', `${LAYER_PREFIX}/${iniDir}/php-fpm.conf`]);
+    }
+    add(path, relocatePaths(data, path, pairs), 0o755);
   }
-  add(`lib/${loader.name}`, readFileSync(loader.file), 0o755);
+  add(`lib/${loader.name}`, take(loader.file), 0o755);
   // glibc finds its character set modules and locales in fixed directories under /usr/lib (GCONV_PATH and
   // LOCPATH could move them, but only for processes that inherit those variables).
   const gconv = `/usr/lib/${triplet}/gconv`;
@@ -297,14 +359,28 @@ async function assemble(
     [gconv, `${LAYER_PREFIX}/lib/${triplet}/gconv`],
     ['/usr/lib/locale', `${LAYER_PREFIX}/lib/locale`],
   ];
+  const leftOut = [...standIns].map(([soname, rule]) => ({ soname, without: rule.without }));
+  const standInIni: string[] = [];
   for (const [soname, file] of libraries) {
+    if (ICU_DATA.test(soname)) {
+      used.add(file);
+      add(`lib/${soname}`, trimIcuData(file, soname, MACHINE[arch]));
+      leftOut.push({ soname, without: ICU_LEFT_OUT });
+      continue;
+    }
+    const standIn = standIns.get(soname);
+    if (standIn !== undefined) {
+      const exports = parseExports(readFileSync(file), soname);
+      if (standIn.ini !== undefined) standInIni.push(standIn.ini);
+      const behaviour = behaviourOf(standIn, soname);
+      add(`lib/${soname}`, writeStandIn({ soname, machine: MACHINE[arch], exports, behaviour }));
+      continue;
+    }
     // A library's own DT_RUNPATH would make the loader skip the executable's RPATH for what that library
     // needs, and search LD_LIBRARY_PATH (the runtime's libraries) first: remove it, all of them are in /opt/lib.
     const info = readElf(file);
     let data: Buffer =
-      info.rpath === null && info.runpath === null
-        ? readFileSync(file)
-        : await patchelf(file, ['--remove-rpath']);
+      info.rpath === null && info.runpath === null ? take(file) : await patchelf(file, ['--remove-rpath']);
     if (soname === 'libc.so.6') data = relocatePaths(data, `lib/${soname}`, glibc);
     add(`lib/${soname}`, data);
   }
@@ -314,39 +390,41 @@ async function assemble(
     if (/^IBM\d+\.so$/.test(name) && !/^IBM(437|8[56]\d)\.so$/.test(name)) continue;
     // iconvconfig wrote the modules' absolute paths into the cache.
     const data =
-      name === 'gconv-modules.cache'
-        ? relocatePaths(readFileSync(file), name, glibc.slice(0, 1))
-        : readFileSync(file);
+      name === 'gconv-modules.cache' ? relocatePaths(take(file), name, glibc.slice(0, 1)) : take(file);
     add(`lib/${triplet}/gconv/${name}`, data);
   }
   for (const [name, file] of treeFiles(stage, '/usr/lib/locale/C.utf8'))
-    add(`lib/locale/C.utf8/${name}`, readFileSync(file));
-  for (const e of extensions) add(`lib/php/extensions/${e.name}.so`, readFileSync(e.file));
+    add(`lib/locale/C.utf8/${name}`, take(file));
+  for (const e of extensions) add(`lib/php/extensions/${e.name}.so`, take(e.file));
 
   // PHP never reads the `right/` and `posix/` variants.
   const zones = treeFiles(stage, '/usr/share/zoneinfo', ['right', 'posix']);
   if (!zones.some(([name]) => name === 'zone.tab')) throw new LayerError('tzdata holds no zone.tab');
-  for (const [name, file] of zones) add(`share/zoneinfo/${name}`, readFileSync(file));
+  for (const [name, file] of zones) add(`share/zoneinfo/${name}`, take(file));
 
-  add('etc/php/php.ini', PHP_INI);
-  const priorities = loadPriorities(stage, php, selection.shared);
-  for (const name of selection.shared) {
-    const spec = EXTENSIONS[name]!;
-    const directive = spec.zend ? 'zend_extension' : 'extension';
-    const ini = `; ${spec.module}, from Debian's php${php}-${spec.package}\n${directive}=${name}\n`;
-    add(`etc/php/conf.d/${priorities.get(name)}-${name}.ini`, ini);
+  add(`${iniDir}/php.ini`, phpIni(php));
+  for (const m of modules) {
+    const directive = m.zend ? 'zend_extension' : 'extension';
+    const ini = `; ${EXTENSIONS[m.name]?.module ?? m.name}, from Debian's php${php}-${m.package}\n${directive}=${m.name}\n`;
+    add(`${iniDir}/conf.d/${m.priority}-${m.name}.ini`, ini);
   }
-  add('etc/php-fpm.conf', PHP_FPM_CONF);
+  if (standInIni.length > 0) add(`${iniDir}/conf.d/00-left-out.ini`, standInIni.join(''));
+  add(`${iniDir}/php-fpm.conf`, phpFpmConf(php));
+  // Only the licences of packages the layer carries a file of: a stand-in holds none of its library's code.
   for (const p of packages) {
     const copyright = resolveInRoot(stage, `/usr/share/doc/${p.name}/copyright`);
-    if (copyright !== null) add(`share/doc/${p.name}/copyright`, readFileSync(copyright));
+    if (copyright === null) continue;
+    if ((await contents(p.name)).some((path) => used.has(join(stage, path))))
+      add(`share/doc/${p.name}/copyright`, readFileSync(copyright));
   }
   const phpPackageVersion = packages.find((p) => p.name === `php${php}-fpm`)!.version;
+  leftOut.sort((a, b) => (a.soname < b.soname ? -1 : 1));
   const manifest = {
     php,
     phpPackageVersion,
     arch,
-    extensions: selection.shared,
+    extensions: modules.map((m) => m.name),
+    leftOut,
     packages: packages.map((p) => ({ name: p.name, version: p.version })),
   };
   add('share/fpm-bridge/layer.json', `${JSON.stringify(manifest, null, 2)}\n`);
@@ -392,6 +470,8 @@ async function assemble(
     php,
     phpPackageVersion,
     extensions: selection,
+    modules: modules.map((m) => m.name),
+    leftOut,
     packages: manifest.packages,
   };
 }
@@ -412,7 +492,8 @@ export function formatReport(r: LayerReport): string {
   const extra = r.extensions.builtIn.map((n) => `${n} (built in)`);
   const lines = [
     `PHP ${r.php} (Debian ${r.phpPackageVersion}) layer for ${r.arch}`,
-    `extensions: ${[...r.extensions.shared, ...extra].join(', ')}`,
+    `extensions: ${[...r.modules, ...extra].join(', ')}`,
+    ...r.leftOut.map((s) => `left out of ${s.soname}: ${s.without}`),
     ...r.parts.map(
       (p) => `  ${p.name.padEnd(width)}  ${mib(p.bytes).padStart(10)}  ${String(p.files).padStart(4)} files`,
     ),

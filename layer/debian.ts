@@ -13,25 +13,48 @@ export const TRIPLET: Readonly<Record<LambdaArch, string>> = {
   arm64: 'aarch64-linux-gnu',
 };
 
-/**
- * Where packages come from: Debian 12 (bookworm) with its point and security updates, checked against the
- * archive key Debian's own `debian-archive-keyring` installs. Written into a private apt directory, so the
- * host's sources (which may hold third-party repositories or another release) play no part.
- */
+/** The archive key Debian's own `debian-archive-keyring` installs; it holds the keys of 12 and 13 alike. */
 export const DEBIAN_KEYRING = '/usr/share/keyrings/debian-archive-keyring.gpg';
 
-export const DEBIAN_SOURCES = `Types: deb
+/** A Debian release the layer is built from, with the one PHP version it packages. */
+export interface DebianRelease {
+  /** `13` */
+  version: string;
+  /** `trixie` */
+  codename: string;
+  /** `8.4`: the PHP its `php8.4-*` packages carry. */
+  php: string;
+}
+
+/**
+ * The PHP versions a layer can carry, newest (the default) first, each from the Debian release that packages
+ * it: PHP 8.4 from Debian 13 (trixie), 8.2 from Debian 12 (bookworm).
+ */
+export const RELEASES: readonly DebianRelease[] = [
+  { version: '13', codename: 'trixie', php: '8.4' },
+  { version: '12', codename: 'bookworm', php: '8.2' },
+];
+
+/**
+ * Where packages come from: the release with its point and security updates, checked against the archive
+ * key. Written into a private apt directory, so the host's sources (which may hold third-party repositories
+ * or another release) play no part.
+ */
+export function debianSources(release: DebianRelease): string {
+  const { codename } = release;
+  return `Types: deb
 URIs: http://deb.debian.org/debian
-Suites: bookworm bookworm-updates
+Suites: ${codename} ${codename}-updates
 Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Signed-By: ${DEBIAN_KEYRING}
 
 Types: deb
 URIs: http://deb.debian.org/debian-security
-Suites: bookworm-security
+Suites: ${codename}-security
 Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+Signed-By: ${DEBIAN_KEYRING}
 `;
+}
 
 /** One binary package as the archive index describes it. */
 export interface DebianPackage {
@@ -85,6 +108,7 @@ export class DebianArchive {
    */
   constructor(
     readonly dir: string,
+    readonly release: DebianRelease,
     readonly arch: LambdaArch,
     readonly offline = false,
   ) {
@@ -95,7 +119,7 @@ export class DebianArchive {
     mkdirSync(join(dir, 'preferences'), { recursive: true });
     this.debs = join(dir, 'debs');
     mkdirSync(this.debs, { recursive: true });
-    writeFileSync(join(dir, 'sources', 'debian.sources'), DEBIAN_SOURCES);
+    writeFileSync(join(dir, 'sources', 'debian.sources'), debianSources(release));
     writeFileSync(join(state, 'status'), '');
     const debianArch = DEBIAN_ARCH[arch];
     this.options = [
@@ -173,7 +197,7 @@ export class DebianArchive {
     const missing = wanted.filter((n) => !first.has(n));
     if (missing.length > 0) {
       throw new LayerError(
-        `Debian ${DEBIAN_ARCH[this.arch]} has no package ${missing.join(', ')} — check --php and --extensions`,
+        `Debian ${this.release.version} ${DEBIAN_ARCH[this.arch]} has no package ${missing.join(', ')} — check --php and --extensions`,
       );
     }
     let level = first;
@@ -281,4 +305,18 @@ export function parseRelations(field: string): string[][] {
         .filter((n) => n !== ''),
     )
     .filter((alts) => alts.length > 0);
+}
+
+/** The paths a `.deb` installs (`dpkg-deb -c`), absolute; links by their own path. */
+export async function debContents(deb: string): Promise<string[]> {
+  const out = await run('dpkg-deb', ['-c', deb]);
+  return out
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => {
+      // "-rw-r--r-- root/root  1234 2025-01-01 00:00 ./etc/x.ini" or "… ./a -> b"
+      const path = l.slice(l.indexOf(' ./') + 2);
+      const arrow = path.indexOf(' -> ');
+      return arrow === -1 ? path : path.slice(0, arrow);
+    });
 }

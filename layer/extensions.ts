@@ -1,8 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { UsageError } from '../proxy/errors.ts';
+import type { DebianArchive } from './debian.ts';
+import { resolveInRoot } from './libraries.ts';
 
 /** One PHP extension a layer can carry: where Debian ships it and what it needs loaded first. */
 export interface ExtensionSpec {
-  /** Debian package suffix: `mbstring` → `php8.2-mbstring`. */
+  /** Debian package suffix: `mbstring` → `php8.4-mbstring`. */
   package: string;
   /** Name `php -m` prints for it. */
   module: string;
@@ -13,9 +16,9 @@ export interface ExtensionSpec {
 }
 
 /**
- * Extensions built into Debian's php8.2 binaries (`php -n -m`): always present, nothing to load. `sodium`
- * is one of them on Debian (linked against libsodium), not a module of php8.2-common; `pcntl` is built into
- * the CLI only ({@link CLI_BUILT_IN}).
+ * Extensions built into Debian's php8.4 and php8.2 binaries (`php -n -m`): always present, nothing to load.
+ * `sodium` is one of them on Debian (linked against libsodium), not a module of php8.x-common; `pcntl` is
+ * built into the CLI only ({@link CLI_BUILT_IN}).
  */
 export const BUILT_IN = [
   'Core',
@@ -38,7 +41,12 @@ export const BUILT_IN = [
 /** Built into Debian's `php` (CLI) but not into `php-fpm`: `php -m` lists them, a web request has none. */
 export const CLI_BUILT_IN = ['pcntl'] as const;
 
-/** Every shared extension Debian 12 packages for PHP 8.2 in the packages below, by the name users write. */
+/**
+ * PHP's own shared extensions, by the name users write, with the Debian package (`php8.4-<package>`,
+ * `php8.2-<package>`) each comes in: several share one package, so a name here brings only its own module.
+ * Any other name is taken as the package `php<version>-<name>` ({@link ExtensionSelection.packages}): the
+ * PECL extensions Debian packages (redis, apcu, imagick, mongodb, xdebug…), with every module it ships.
+ */
 export const EXTENSIONS: Readonly<Record<string, ExtensionSpec>> = {
   opcache: { package: 'opcache', module: 'Zend OPcache', zend: true },
   bcmath: { package: 'bcmath', module: 'bcmath' },
@@ -82,25 +90,6 @@ export const EXTENSIONS: Readonly<Record<string, ExtensionSpec>> = {
   ldap: { package: 'ldap', module: 'ldap' },
   soap: { package: 'soap', module: 'soap' },
   tidy: { package: 'tidy', module: 'tidy' },
-  // From PECL, packaged by Debian for its PHP 8.2 (php8.2-redis, …; their ini is in /etc/php/8.2/mods-available).
-  apcu: { package: 'apcu', module: 'apcu' },
-  igbinary: { package: 'igbinary', module: 'igbinary' },
-  msgpack: { package: 'msgpack', module: 'msgpack' },
-  redis: { package: 'redis', module: 'redis', requires: ['igbinary'] },
-  memcached: {
-    package: 'memcached',
-    module: 'memcached',
-    requires: ['igbinary', 'msgpack'],
-  },
-  mongodb: { package: 'mongodb', module: 'mongodb' },
-  imagick: { package: 'imagick', module: 'imagick' },
-  yaml: { package: 'yaml', module: 'yaml' },
-  ssh2: { package: 'ssh2', module: 'ssh2' },
-  amqp: { package: 'amqp', module: 'amqp' },
-  uuid: { package: 'uuid', module: 'uuid' },
-  ds: { package: 'ds', module: 'ds' },
-  xdebug: { package: 'xdebug', module: 'xdebug', zend: true },
-  pcov: { package: 'pcov', module: 'pcov' },
 };
 
 /**
@@ -132,25 +121,34 @@ export const DEFAULT_EXTENSIONS = [
 ] as const;
 
 export interface ExtensionSelection {
-  /** Shared extensions to ship and enable, sorted, requirements included. */
+  /** PHP's own extensions to ship and enable ({@link EXTENSIONS}), sorted, requirements included. */
   shared: string[];
   /** Requirements added that were not asked for (e.g. `pdo` for `pdo_mysql`). */
   added: string[];
   /** Names asked for that are built into the binaries. */
   builtIn: string[];
+  /** Other names, each the Debian package `php<version>-<name>` to ship with all its modules, sorted. */
+  packages: string[];
 }
 
+/** What a Debian package name may hold (Debian Policy §5.6.1), lower case. */
+const PACKAGE_NAME = /^[a-z0-9][a-z0-9.+-]+$/;
+
 /**
- * Expands a user's `--extensions` list: checks each name, adds what the chosen ones require.
+ * Expands a user's `--extensions` list: PHP's own extensions with what they require, the built-in ones set
+ * apart, every other name kept as a Debian package to look for. Throws a UsageError for a name that cannot
+ * be a package; whether the archive has it is known only once its index is read.
  *
  * @example
- *   selectExtensions(['pdo_mysql', 'sodium'])  // { shared: ['mysqlnd', 'pdo', 'pdo_mysql'], added: ['mysqlnd', 'pdo'], builtIn: ['sodium'] }
+ *   selectExtensions(['pdo_mysql', 'sodium', 'redis'])
+ *   // { shared: ['mysqlnd', 'pdo', 'pdo_mysql'], added: ['mysqlnd', 'pdo'], builtIn: ['sodium'], packages: ['redis'] }
  */
 export function selectExtensions(names: readonly string[]): ExtensionSelection {
   const builtIn = new Map([...BUILT_IN, ...CLI_BUILT_IN].map((m) => [m.toLowerCase(), m]));
   const shared = new Set<string>();
   const asked = new Set<string>();
   const builtInAsked = new Set<string>();
+  const packages = new Set<string>();
   const add = (name: string) => {
     if (shared.has(name)) return;
     shared.add(name);
@@ -161,16 +159,128 @@ export function selectExtensions(names: readonly string[]): ExtensionSelection {
     if (name === '') continue;
     if (builtIn.has(name)) {
       builtInAsked.add(name);
-      continue;
-    }
-    if (EXTENSIONS[name] === undefined) {
+    } else if (EXTENSIONS[name] !== undefined) {
+      asked.add(name);
+      add(name);
+    } else if (PACKAGE_NAME.test(name)) {
+      packages.add(name);
+    } else {
       throw new UsageError(
-        `unknown extension "${raw}" in --extensions — expected some of ${Object.keys(EXTENSIONS).sort().join(', ')} (built in: ${[...BUILT_IN, ...CLI_BUILT_IN].join(', ')})`,
+        `invalid extension "${raw}" in --extensions — expected one of PHP's own (${Object.keys(EXTENSIONS).sort().join(', ')}) or the name of a Debian package php<version>-<name> (redis, apcu, imagick, …)`,
       );
     }
-    asked.add(name);
-    add(name);
   }
   const sorted = [...shared].sort();
-  return { shared: sorted, added: sorted.filter((n) => !asked.has(n)), builtIn: [...builtInAsked].sort() };
+  return {
+    shared: sorted,
+    added: sorted.filter((n) => !asked.has(n)),
+    builtIn: [...builtInAsked].sort(),
+    packages: [...packages].sort(),
+  };
+}
+
+/** Packages a PHP version's extension packages depend on that are PHP itself, not extensions. */
+const NOT_EXTENSIONS = new Set(['common', 'cli', 'fpm', 'cgi', 'phpdbg', 'dev', 'readline']);
+
+/**
+ * The Debian packages to ship for `names` (package suffixes, `redis`), with the extension packages each
+ * depends on (`php8.4-redis` → `php8.4-igbinary`), as apt would install them, sorted. A name the archive
+ * has no `php<version>-<name>` for is a UsageError naming both ways to name an extension.
+ */
+export async function extensionPackages(
+  archive: DebianArchive,
+  php: string,
+  names: readonly string[],
+): Promise<string[]> {
+  const found = new Set<string>();
+  let wanted = [...names];
+  const asked = new Set(names);
+  while (wanted.length > 0) {
+    const shown = await archive.show(wanted.map((n) => `php${php}-${n}`));
+    const next: string[] = [];
+    for (const name of wanted) {
+      const pkg = shown.get(`php${php}-${name}`);
+      if (pkg === undefined) {
+        if (!asked.has(name)) continue; // a dependency the archive lacks is apt's concern, not ours
+        throw new UsageError(
+          `unknown extension "${name}" in --extensions — neither one of PHP's own (${Object.keys(EXTENSIONS).sort().join(', ')}) nor a Debian ${archive.release.version} package php${php}-${name}`,
+        );
+      }
+      found.add(name);
+      for (const alternatives of pkg.depends) {
+        const dep = alternatives[0]!;
+        if (!dep.startsWith(`php${php}-`)) continue;
+        const suffix = dep.slice(`php${php}-`.length);
+        if (!NOT_EXTENSIONS.has(suffix) && !found.has(suffix) && !next.includes(suffix)) next.push(suffix);
+      }
+    }
+    wanted = next;
+  }
+  return [...found].sort();
+}
+
+/** One extension module the layer loads: its `.so` name, where it comes from, how and when PHP loads it. */
+export interface LayerModule {
+  /** `redis` for redis.so: also the name `php -m` prints, but for PHP's own whose {@link ExtensionSpec.module} differs. */
+  name: string;
+  /** Debian package suffix (`redis` for php8.4-redis). */
+  package: string;
+  zend: boolean;
+  /** conf.d order: Debian's "; priority=NN" (10 loads before 20), after every module it requires. */
+  priority: number;
+}
+
+/** Debian's ini file for a module: its priority and whether it is a Zend extension. */
+function parseModuleIni(text: string): { priority: number; modules: { name: string; zend: boolean }[] } {
+  const priority = Number(/^; priority=(\d+)$/m.exec(text)?.[1] ?? 20);
+  const modules = [...text.matchAll(/^\s*(zend_extension|extension)\s*=\s*"?([\w-]+?)(?:\.so)?"?\s*$/gm)].map(
+    (m) => ({ name: m[2]!, zend: m[1] === 'zend_extension' }),
+  );
+  return { priority, modules };
+}
+
+/**
+ * The modules to load, read from the extracted packages in `stage`: PHP's own chosen ones (`shared`), and
+ * every module the ini files of each package in `packages` enable — Debian's `mods-available` (PECL) or
+ * `/usr/share/php<version>-<package>/` (PHP's own) — as `phpenmod` would. `contents(package)` lists a
+ * package's paths.
+ */
+export async function layerModules(
+  stage: string,
+  php: string,
+  shared: readonly string[],
+  packages: readonly string[],
+  contents: (pkg: string) => Promise<string[]>,
+): Promise<LayerModule[]> {
+  const ini = (path: string) => {
+    const file = resolveInRoot(stage, path);
+    return file === null ? null : readFileSync(file, 'utf8');
+  };
+  const modules = new Map<string, LayerModule>();
+  const own = (name: string): LayerModule => {
+    const known = modules.get(name);
+    if (known !== undefined) return known;
+    const spec = EXTENSIONS[name]!;
+    const text =
+      ini(`/usr/share/php${php}-${spec.package}/${spec.package}/${name}.ini`) ??
+      ini(`/etc/php/${php}/mods-available/${name}.ini`);
+    let priority = text === null ? 20 : parseModuleIni(text).priority;
+    // PHP refuses to load a module whose required module is not loaded yet.
+    for (const dep of spec.requires ?? []) priority = Math.max(priority, own(dep).priority + 1);
+    const module = { name, package: spec.package, zend: spec.zend === true, priority };
+    modules.set(name, module);
+    return module;
+  };
+  for (const name of shared) own(name);
+  const iniPath = new RegExp(
+    `^/(etc/php/${php.replace('.', '\\.')}/mods-available|usr/share/php${php.replace('.', '\\.')}-[^/]+/[^/]+)/[^/]+\\.ini$`,
+  );
+  for (const pkg of packages) {
+    const files = (await contents(pkg)).filter((p) => iniPath.test(p));
+    for (const path of files) {
+      const { priority, modules: found } = parseModuleIni(ini(path) ?? '');
+      for (const m of found) if (!modules.has(m.name)) modules.set(m.name, { ...m, package: pkg, priority });
+    }
+  }
+  return [...modules.values()].sort((a, b) => (a.name < b.name ? -1 : 1));
 }

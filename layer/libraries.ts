@@ -3,6 +3,9 @@ import { basename, join, posix } from 'node:path';
 import { LayerError } from '../proxy/errors.ts';
 import { readElf } from './elf.ts';
 
+/** Top-level directories that are links into /usr on a merged-/usr system. */
+const MERGED_USR = new Set(['bin', 'sbin', 'lib', 'lib64']);
+
 /**
  * Resolves `path` (absolute, as the package sees it) inside the extracted tree `root`, following symlinks as
  * if `root` were `/`: Debian's links are often absolute (`/lib64/ld-linux-x86-64.so.2` →
@@ -22,7 +25,11 @@ export function resolveInRoot(root: string, path: string): string | null {
       try {
         stat = lstatSync(join(root, candidate));
       } catch {
-        return null;
+        // Debian 13 is merged-/usr: /lib is a link to /usr/lib made at install time, which no package ships.
+        if (i !== 0 || !MERGED_USR.has(parts[0]!)) return null;
+        current = `/usr${current}`;
+        restarted = true;
+        break;
       }
       if (stat.isSymbolicLink()) {
         const target = readlinkSync(join(root, candidate));
@@ -42,6 +49,8 @@ export function resolveInRoot(root: string, path: string): string | null {
 export interface LibraryClosure {
   /** soname → file in the extracted tree holding it, every library the roots need, directly or not. */
   libraries: Map<string, string>;
+  /** soname → the names of the files that need it (binaries by file name, libraries by soname). */
+  consumers: Map<string, Set<string>>;
   /** The dynamic loader the executables name (PT_INTERP), as a file in the extracted tree. */
   loader: { name: string; file: string };
 }
@@ -49,7 +58,8 @@ export interface LibraryClosure {
 /**
  * Walks DT_NEEDED from `roots` (executables and extensions) breadth-first, the way ld.so does, finding each
  * soname in `searchDirs` (absolute paths as the packages install them) inside the extracted tree `root`, each
- * built for `machine` (ELF e_machine).
+ * built for `machine` (ELF e_machine). The sonames in `leaves` are found but not walked into: what only they
+ * need is left out.
  * Every soname must be found there — not on the host — or the build fails naming it and who needs it:
  * the layer must run on a system that has none of these libraries.
  */
@@ -58,8 +68,10 @@ export function collectLibraries(
   roots: readonly string[],
   searchDirs: readonly string[],
   machine: number,
+  leaves: ReadonlySet<string> = new Set(),
 ): LibraryClosure {
   const libraries = new Map<string, string>();
+  const consumers = new Map<string, Set<string>>();
   let loader: { name: string; file: string } | null = null;
   const queue: { file: string; label: string }[] = roots.map((file) => ({ file, label: basename(file) }));
   const missing: string[] = [];
@@ -75,6 +87,9 @@ export function collectLibraries(
       loader = { name: posix.basename(info.interpreter), file };
     }
     for (const soname of info.needed) {
+      const needers = consumers.get(soname) ?? new Set();
+      needers.add(next.label);
+      consumers.set(soname, needers);
       if (libraries.has(soname)) continue;
       const file = searchDirs.map((d) => resolveInRoot(root, posix.join(d, soname))).find((f) => f !== null);
       if (file === undefined || file === null) {
@@ -82,7 +97,7 @@ export function collectLibraries(
         continue;
       }
       libraries.set(soname, file);
-      queue.push({ file, label: soname });
+      if (!leaves.has(soname)) queue.push({ file, label: soname });
     }
   }
   if (missing.length > 0) {
@@ -94,7 +109,8 @@ export function collectLibraries(
     throw new LayerError(`none of ${roots.map((r) => basename(r)).join(', ')} names a dynamic loader`);
   // libc names the loader as DT_NEEDED too; the loader is shipped under its own name either way.
   libraries.delete(loader.name);
-  return { libraries, loader };
+  consumers.delete(loader.name);
+  return { libraries, consumers, loader };
 }
 
 /** The directories Debian's loader searches, in its order, for one multiarch triplet. */

@@ -3,16 +3,21 @@
  * no files beside it) writes the same bytes as the sources do.
  */
 
-/** `/opt/etc/php/php.ini`: PHP's settings for Lambda, read by the layer's `php` and `php-fpm` through PHPRC. */
-export const PHP_INI = `; php.ini of the fpm-bridge Lambda layer, installed as /opt/etc/php/php.ini.
+/**
+ * `/opt/etc/php-8.4/php.ini`: PHP's settings for Lambda, read by the layer's `php` and `php-fpm` with no
+ * environment set (the build points their compiled-in ini directory at it).
+ */
+export function phpIni(php: string): string {
+  return `; php.ini of the fpm-bridge Lambda layer, installed as /opt/etc/php-${php}/php.ini.
 ;
-; Debian's binaries look for /etc/php/8.2/{fpm,cli}/php.ini, which does not exist on Lambda: PHP reads this file
-; because PHPRC=/opt/etc/php, and the extensions' files in /opt/etc/php/conf.d because PHP_INI_SCAN_DIR names
-; that directory. fpm-bridge sets both when it starts the layer's php-fpm or php (proxy/fpm/layer.ts), and adds
-; the app's own php/conf.d (in the task root) after it: an .ini file there overrides anything below. The
-; "phpIni" setting (FPM_BRIDGE_PHP_INI) adds more directories. Settings left out keep PHP's built-in defaults.
+; The layer's php and php-fpm are Debian's, with the directory they read their php.ini and conf.d from
+; (/etc/php/${php}/cli, /etc/php/${php}/fpm) rewritten to /opt/etc/php-${php}: any PHP started from the layer reads this
+; file and loads the extensions in /opt/etc/php-${php}/conf.d, with no PHPRC or PHP_INI_SCAN_DIR set. When
+; fpm-bridge starts php-fpm or php (proxy/fpm/layer.ts) it adds the app's own php/conf.d (in the task root)
+; after the layer's conf.d: an .ini file there overrides anything below. The "phpIni" setting
+; (FPM_BRIDGE_PHP_INI) adds more directories. Settings left out keep PHP's built-in defaults.
 
-; Extensions live in the layer, not in Debian's /usr/lib/php/20220829.
+; Extensions live in the layer, not in Debian's /usr/lib/php/<API version>.
 extension_dir = /opt/lib/php/extensions
 
 ; --- Errors: never to the client, always to the log -------------------------------------------------------
@@ -22,7 +27,7 @@ display_errors = Off
 display_startup_errors = Off
 log_errors = On
 error_reporting = E_ALL
-; No "X-Powered-By: PHP/8.2.x" header.
+; No "X-Powered-By: PHP/${php}.x" header.
 expose_php = Off
 
 ; --- OPcache ------------------------------------------------------------------------------------------------
@@ -66,12 +71,17 @@ curl.cainfo = /etc/pki/tls/certs/ca-bundle.crt
 ; Assertions compiled out, as in production.
 zend.assertions = -1
 `;
+}
 
-/** `/opt/etc/php-fpm.conf`: for running the layer's php-fpm without fpm-bridge, which writes its own. */
-export const PHP_FPM_CONF = `; php-fpm configuration shipped in the layer as /opt/etc/php-fpm.conf, for running the layer's php-fpm without
-; fpm-bridge (another Lambda handler, a custom runtime):
-;   PHPRC=/opt/etc/php PHP_INI_SCAN_DIR=/opt/etc/php/conf.d:/var/task/php/conf.d \\
-;     /opt/bin/php-fpm --nodaemonize --force-stderr --fpm-config /opt/etc/php-fpm.conf
+/**
+ * `/opt/etc/php-8.4/php-fpm.conf`: for running the layer's php-fpm without fpm-bridge, which writes its own;
+ * php-fpm finds it there by itself.
+ */
+export function phpFpmConf(php: string): string {
+  return `; php-fpm configuration shipped in the layer as /opt/etc/php-${php}/php-fpm.conf, where the layer's php-fpm looks
+; for it, for running php-fpm without fpm-bridge (another Lambda handler, a custom runtime):
+;   /opt/bin/php-fpm --nodaemonize --force-stderr
+; (with PHP_INI_SCAN_DIR=/opt/etc/php-${php}/conf.d:/var/task/php/conf.d to add the app's own ini files).
 ; fpm-bridge does not read it: it writes its own config at every start (proxy/fpm/fpm-conf.ts), with the same
 ; choices and a private socket.
 [global]
@@ -99,3 +109,4 @@ decorate_workers_output = no
 ; Only .php files run, whatever path a request names.
 security.limit_extensions = .php
 `;
+}

@@ -80,7 +80,7 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
       healthy: () => supervisor.running,
       saturated: () => pool.queued > 0,
       describe: () =>
-        `php-fpm ${supervisor.pid ?? ''} with ${config.workers} workers on unix:${supervisor.socket}`,
+        `${supervisor.binary}, pid ${supervisor.pid ?? '-'}, ${config.workers} workers, unix:${supervisor.socket}`,
       async close() {
         await pool.close();
         await supervisor.stop();

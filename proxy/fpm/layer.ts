@@ -1,12 +1,10 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 /** Where a Lambda layer's PHP reads its ini files, for the layouts fpm-bridge knows. */
 export interface LayerIni {
   /** `fpm-bridge`: built by `fpm-bridge layer build`; `bref`: Bref's PHP layer (v2 php-XX-fpm, v3 php-XX). */
   kind: 'fpm-bridge' | 'bref';
-  /** PHPRC to set, or null when the binary's compiled-in path already is the layer's. */
-  phprc: string | null;
   /** The layer's conf.d, first in PHP_INI_SCAN_DIR. */
   scanDir: string;
 }
@@ -15,18 +13,20 @@ export interface LayerIni {
  * The ini layout of the layer that `binary` (`<prefix>/bin/php-fpm` or `<prefix>/bin/php`) belongs to, or
  * null for any other PHP:
  *
- * - fpm-bridge's layer: `<prefix>/etc/php/php.ini` exists. Debian's binaries look in /etc/php/8.2/…, so
- *   PHPRC names the layer's directory.
+ * - fpm-bridge's layer: `<prefix>/share/fpm-bridge/layer.json` names its PHP version; its binaries read
+ *   `<prefix>/etc/php-<version>/php.ini` and that directory's `conf.d` by themselves (no PHPRC).
  * - Bref's layer: `<prefix>/bref/etc/php/conf.d` exists. Bref compiles PHP with that scan dir (and
  *   `/var/task/php/conf.d`) and config path `/opt/bref/etc/php`, so no PHPRC is needed.
  */
 export function layerIni(binary: string): LayerIni | null {
   const prefix = dirname(dirname(binary));
-  const ours = join(prefix, 'etc', 'php');
-  if (existsSync(join(ours, 'php.ini')))
-    return { kind: 'fpm-bridge', phprc: ours, scanDir: join(ours, 'conf.d') };
+  const manifest = join(prefix, 'share', 'fpm-bridge', 'layer.json');
+  if (existsSync(manifest)) {
+    const { php } = JSON.parse(readFileSync(manifest, 'utf8')) as { php: string };
+    return { kind: 'fpm-bridge', scanDir: join(prefix, 'etc', `php-${php}`, 'conf.d') };
+  }
   const bref = join(prefix, 'bref', 'etc', 'php', 'conf.d');
-  if (existsSync(bref)) return { kind: 'bref', phprc: null, scanDir: bref };
+  if (existsSync(bref)) return { kind: 'bref', scanDir: bref };
   return null;
 }
 
@@ -47,15 +47,15 @@ export function appIniDir(taskRoot: string | undefined): string | null {
  *
  * - A layer's binary ({@link layerIni}) gets PHP_INI_SCAN_DIR = the layer's `conf.d` (its extensions and
  *   settings), then any PHP_INI_SCAN_DIR already set, then the app's `php/conf.d` under LAMBDA_TASK_ROOT
- *   ({@link appIniDir}), then `extraDirs`, each once — later files override earlier ones; and, for
- *   fpm-bridge's layer, `PHPRC=<layer>/etc/php` unless PHPRC is set. No empty entry: the compiled-in scan
+ *   ({@link appIniDir}), then `extraDirs`, each once — later files override earlier ones. Its php.ini it
+ *   finds by itself. No empty entry: the compiled-in scan
  *   dir is the host's (Debian) or the same dirs again (Bref, whose extension lines would then load twice).
  *   PHP's children (`exec('php …')` from a script) inherit it.
  * - Any other php-fpm keeps its compiled-in scan dir (the leading `:`) and gets `extraDirs` after it.
  *
  * @example
  *   phpEnv('/opt/bin/php-fpm', [], { LAMBDA_TASK_ROOT: '/var/task' })
- *   // { PHPRC: '/opt/etc/php', PHP_INI_SCAN_DIR: '/opt/etc/php/conf.d:/var/task/php/conf.d', … }
+ *   // { PHP_INI_SCAN_DIR: '/opt/etc/php-8.4/conf.d:/var/task/php/conf.d', … }
  */
 export function phpEnv(
   binary: string,
@@ -65,7 +65,6 @@ export function phpEnv(
   const out = { ...env };
   const layer = layerIni(binary);
   if (layer !== null) {
-    if (layer.phprc !== null) out.PHPRC = env.PHPRC ?? layer.phprc;
     const given = (env.PHP_INI_SCAN_DIR ?? '').split(':').filter((d) => d !== '');
     const app = appIniDir(env.LAMBDA_TASK_ROOT);
     const dirs = [layer.scanDir, ...given, ...(app === null ? [] : [app]), ...extraDirs];

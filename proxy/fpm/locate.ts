@@ -1,6 +1,8 @@
+import { execFile } from 'node:child_process';
 import { accessSync, constants, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { PhpFpmNotFoundError } from '../errors.ts';
+import { phpEnv } from './layer.ts';
 
 const NAMES = /^php-fpm(\d+(?:\.\d+)?)?$/;
 
@@ -13,13 +15,13 @@ function executable(path: string): boolean {
   }
 }
 
-/** `php-fpm8.2` sorts after `php-fpm8.1` and before `php-fpm` (unversioned names come last). */
+/** `php-fpm8.4` sorts before `php-fpm8.2` (8.10 before 8.9), and unversioned `php-fpm` last. */
 function newestFirst(a: string, b: string): number {
-  const va = NAMES.exec(a)?.[1];
-  const vb = NAMES.exec(b)?.[1];
-  if (va === undefined) return 1;
+  const va = NAMES.exec(a)?.[1]?.split('.').map(Number);
+  const vb = NAMES.exec(b)?.[1]?.split('.').map(Number);
+  if (va === undefined) return vb === undefined ? 0 : 1;
   if (vb === undefined) return -1;
-  return Number(vb) - Number(va);
+  return (vb[0]! - va[0]!) * 1000 + ((vb[1] ?? 0) - (va[1] ?? 0));
 }
 
 function findIn(dir: string): string | null {
@@ -36,7 +38,8 @@ function findIn(dir: string): string | null {
 
 /**
  * Finds the php-fpm binary to spawn: `explicit` (config `phpFpmBinary` or `FPM_BRIDGE_PHP_FPM`), then
- * `php-fpm*` on PATH, then `/usr/sbin/php-fpm*` (Debian puts it there, outside a user's PATH), then the
+ * `php-fpm*` on PATH, then `/usr/sbin/php-fpm*` (Debian puts it there, outside a user's PATH) — in each
+ * directory the newest version (`php-fpm8.4` before `php-fpm8.2`) —, then the
  * Lambda layer's `/opt/bin/php-fpm` (fpm-bridge's layer and Bref's both put it there; on Lambda `/opt/bin` is
  * also on PATH). Throws a one-line {@link PhpFpmNotFoundError} naming the fix.
  */
@@ -59,6 +62,18 @@ export function locatePhpFpm(
   }
   if (executable(layerBinary)) return layerBinary;
   throw new PhpFpmNotFoundError(
-    'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /usr/local/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
+    'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /usr/local/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.4-fpm" (Debian 13; "php8.2-fpm" on Debian 12) or point FPM_BRIDGE_PHP_FPM at the binary',
   );
+}
+
+/**
+ * The PHP version `binary` (php-fpm or php) reports with `-v` (`8.4.28`), or null when it cannot say. One
+ * process start, for `serve`'s startup line; the Lambda handler never asks.
+ */
+export function phpVersion(binary: string): Promise<string | null> {
+  return new Promise((resolve) => {
+    execFile(binary, ['-v'], { env: phpEnv(binary, [], process.env), timeout: 10_000 }, (err, stdout) =>
+      resolve(err === null ? (/^PHP (\S+)/.exec(stdout)?.[1] ?? null) : null),
+    );
+  });
 }

@@ -63,6 +63,11 @@ export class PhpFpmSupervisor {
   private restartNow: (() => void) | null = null;
   private readonly onProcessExit = () => this.killNow();
 
+  /** The php-fpm binary it runs. */
+  get binary(): string {
+    return this.options.binary;
+  }
+
   constructor(private readonly options: SupervisorOptions) {
     // A directory of our own (mode 0700): the socket cannot collide with, or be reached by, anyone else's.
     this.dir = mkdtempSync(join(options.runDir ?? tmpdir(), 'fpm-bridge-'));
@@ -166,7 +171,7 @@ export class PhpFpmSupervisor {
     const args = ['--nodaemonize', '--fpm-config', join(this.dir, 'php-fpm.conf')];
     // php-fpm refuses to run as root without this; as root, fpm-bridge's own user is the one PHP runs as.
     if (process.getuid?.() === 0) args.push('--allow-to-run-as-root');
-    // Our ini dirs after php-fpm's own scan dir; for a layer's php-fpm also PHPRC and the layer's conf.d.
+    // Our ini dirs after php-fpm's own scan dir; for a layer's php-fpm the layer's conf.d and the app's.
     const env = phpEnv(o.binary, o.phpIniDirs, process.env);
     // --force-stderr: the log goes to the stderr pipe we read, with no file or FIFO in between.
     args.push('--force-stderr');

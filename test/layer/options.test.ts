@@ -12,11 +12,12 @@ import { appIniDir, layerIni, phpEnv } from '../../proxy/fpm/layer.ts';
 import { runCli } from '../support/cli.ts';
 
 describe('layer extensions', () => {
-  it('adds what the chosen extensions require and sets the built-in ones apart', () => {
-    assert.deepEqual(selectExtensions(['pdo_mysql', 'Sodium', 'pcntl', ' redis ']), {
-      shared: ['igbinary', 'mysqlnd', 'pdo', 'pdo_mysql', 'redis'],
-      added: ['igbinary', 'mysqlnd', 'pdo'],
+  it('adds what PHP’s own extensions require, sets the built-in ones apart and keeps the rest as packages', () => {
+    assert.deepEqual(selectExtensions(['pdo_mysql', 'Sodium', 'pcntl', ' redis ', 'apcu', 'redis']), {
+      shared: ['mysqlnd', 'pdo', 'pdo_mysql'],
+      added: ['mysqlnd', 'pdo'],
       builtIn: ['pcntl', 'sodium'],
+      packages: ['apcu', 'redis'],
     });
   });
 
@@ -30,31 +31,35 @@ describe('layer extensions', () => {
     assert.deepEqual(builtIn, ['sodium']);
   });
 
-  it('refuses an unknown extension with a UsageError naming it and the known ones', () => {
+  it('refuses a name that cannot be a Debian package with a UsageError naming it and the ways to name one', () => {
     assert.throws(
-      () => selectExtensions(['opcache', 'nope']),
+      () => selectExtensions(['opcache', 'no/pe']),
       (err: unknown) =>
         err instanceof UsageError &&
         err.message.startsWith(
-          'unknown extension "nope" in --extensions — expected some of amqp, apcu, bcmath,',
-        ),
+          'invalid extension "no/pe" in --extensions — expected one of PHP\'s own (bcmath, bz2, calendar,',
+        ) &&
+        err.message.endsWith('or the name of a Debian package php<version>-<name> (redis, apcu, imagick, …)'),
     );
   });
 });
 
 describe('fpm-bridge layer build (command line)', () => {
-  it('exits 2 on an unknown extension, before any download', async () => {
+  it('exits 2 on an extension name that cannot be a package, before any download', async () => {
     const r = await runCli([
       'layer',
       'build',
       '--extensions',
-      'opcache,nope',
+      'opcache,No Pe',
       '--cache',
       '/nonexistent/cache',
     ]);
     assert.equal(r.code, 2);
     assert.equal(r.stdout, '');
-    assert.match(r.stderr, /^fpm-bridge: unknown extension "nope" in --extensions — expected some of amqp, /);
+    assert.match(
+      r.stderr,
+      /^fpm-bridge: invalid extension "No Pe" in --extensions — expected one of PHP's own /,
+    );
   });
 
   it('exits 2 on an unknown architecture or PHP version', async () => {
@@ -63,7 +68,10 @@ describe('fpm-bridge layer build (command line)', () => {
     assert.equal(arch.stderr, 'fpm-bridge: invalid --arch "sparc" — expected x86_64 or arm64\n');
     const php = await runCli(['layer', 'build', '--php', '8.3']);
     assert.equal(php.code, 2);
-    assert.equal(php.stderr, 'fpm-bridge: --php 8.3 is not packaged by Debian 12 — expected 8.2\n');
+    assert.equal(
+      php.stderr,
+      'fpm-bridge: --php 8.3 is not offered — expected 8.4 (Debian 13) or 8.2 (Debian 12)\n',
+    );
   });
 
   it('prints its options with --help', async () => {
@@ -107,25 +115,30 @@ describe('phpEnv: the ini environment of a layer’s PHP', () => {
   const ours = join(root, 'ours');
   const bref = join(root, 'bref');
   const task = join(root, 'task');
-  mkdirSync(join(ours, 'etc', 'php', 'conf.d'), { recursive: true });
-  writeFileSync(join(ours, 'etc', 'php', 'php.ini'), '');
+  mkdirSync(join(ours, 'etc', 'php-8.4', 'conf.d'), { recursive: true });
+  mkdirSync(join(ours, 'share', 'fpm-bridge'), { recursive: true });
+  writeFileSync(
+    join(ours, 'share', 'fpm-bridge', 'layer.json'),
+    JSON.stringify({ php: '8.4', arch: 'x86_64' }),
+  );
+  const oursConfD = join(ours, 'etc', 'php-8.4', 'conf.d');
   mkdirSync(join(bref, 'bref', 'etc', 'php', 'conf.d'), { recursive: true });
   mkdirSync(join(task, 'php', 'conf.d'), { recursive: true });
 
-  it('gives fpm-bridge’s layer PHPRC and its conf.d, then the app’s php/conf.d under LAMBDA_TASK_ROOT', () => {
+  it('scans fpm-bridge’s layer’s conf.d (named by its manifest’s PHP version), then the app’s php/conf.d', () => {
+    assert.deepEqual(layerIni(join(ours, 'bin', 'php-fpm')), { kind: 'fpm-bridge', scanDir: oursConfD });
     const env = phpEnv(join(ours, 'bin', 'php-fpm'), [], { LAMBDA_TASK_ROOT: task, PATH: '/bin' });
+    // No PHPRC: the layer's binaries read /opt/etc/php-8.4/php.ini by themselves.
     assert.deepEqual(env, {
       LAMBDA_TASK_ROOT: task,
       PATH: '/bin',
-      PHPRC: join(ours, 'etc', 'php'),
-      PHP_INI_SCAN_DIR: `${join(ours, 'etc', 'php', 'conf.d')}:${join(task, 'php', 'conf.d')}`,
+      PHP_INI_SCAN_DIR: `${oursConfD}:${join(task, 'php', 'conf.d')}`,
     });
   });
 
   it('finds Bref’s layer by /opt/bref/etc/php/conf.d and scans it and the app’s php/conf.d once each', () => {
     assert.deepEqual(layerIni(join(bref, 'bin', 'php-fpm')), {
       kind: 'bref',
-      phprc: null,
       scanDir: join(bref, 'bref', 'etc', 'php', 'conf.d'),
     });
     const appDir = join(task, 'php', 'conf.d');
@@ -140,7 +153,7 @@ describe('phpEnv: the ini environment of a layer’s PHP', () => {
       PHP_INI_SCAN_DIR: '/var/task/ini:',
     });
     assert.equal(env.PHPRC, '/var/task/php');
-    assert.equal(env.PHP_INI_SCAN_DIR, `${join(ours, 'etc', 'php', 'conf.d')}:/var/task/ini`);
+    assert.equal(env.PHP_INI_SCAN_DIR, `${oursConfD}:/var/task/ini`);
   });
 
   it('leaves another php-fpm its compiled-in scan dir and appends the extra ones', () => {

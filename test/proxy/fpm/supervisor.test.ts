@@ -26,6 +26,13 @@ describe('locatePhpFpm', () => {
     assert.equal(locatePhpFpm(undefined, { PATH: dir }, []), join(dir, 'php-fpm8.3'));
   });
 
+  it('takes php-fpm8.4 over php-fpm8.2 in /usr/sbin, and reads versions as numbers (8.10 after 8.9)', () => {
+    const sbin = fakeBinaries('php-fpm8.2', 'php-fpm8.4');
+    assert.equal(locatePhpFpm(undefined, { PATH: '/nonexistent' }, [sbin]), join(sbin, 'php-fpm8.4'));
+    const future = fakeBinaries('php-fpm8.9', 'php-fpm8.10', 'php-fpm');
+    assert.equal(locatePhpFpm(undefined, { PATH: future }, []), join(future, 'php-fpm8.10'));
+  });
+
   it('uses an explicit binary and names it when it is missing', () => {
     const dir = fakeBinaries('custom-fpm');
     assert.equal(locatePhpFpm(join(dir, 'custom-fpm'), {}), join(dir, 'custom-fpm'));
@@ -44,7 +51,7 @@ describe('locatePhpFpm', () => {
         assert.ok(err instanceof PhpFpmNotFoundError);
         assert.equal(
           err.message,
-          'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /usr/local/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.2-fpm" or point FPM_BRIDGE_PHP_FPM at the binary',
+          'php-fpm not found (looked at FPM_BRIDGE_PHP_FPM, PATH, /usr/sbin/php-fpm*, /usr/local/sbin/php-fpm*, /opt/bin/php-fpm) — install it with "apt-get install php8.4-fpm" (Debian 13; "php8.2-fpm" on Debian 12) or point FPM_BRIDGE_PHP_FPM at the binary',
         );
         return true;
       },
