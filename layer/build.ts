@@ -32,7 +32,7 @@ import {
   selectExtensions,
 } from './extensions.ts';
 import { filterIcuData, keepIcuItem } from './icu-data.ts';
-import { collectLibraries, debianLibraryDirs, resolveInRoot } from './libraries.ts';
+import { collectLibraries, debianLibraryDirs, pluginDirs, resolveInRoot } from './libraries.ts';
 import { phpFpmConf, phpIni } from './php-config.ts';
 import { writeStandIn } from './stand-in.ts';
 import { behaviourOf, chooseStandIns } from './stand-ins.ts';
@@ -196,6 +196,14 @@ function trimIcuData(file: string, soname: string, machine: number): Buffer {
   });
 }
 
+/** `lib.so`, `lib.so.6`, `lib.so.1.2.3`. */
+const SHARED_OBJECT = /\.so(\.\d+)*$/;
+
+/** Where a path under /usr goes in the layer: the same length, so that it can replace it in a binary. */
+function inLayer(path: string): string {
+  return `${LAYER_PREFIX}${path.slice('/usr'.length)}`;
+}
+
 /** The layer's ini directory (relative to /opt), as long as Debian's `/etc/php/8.4/cli` it replaces. */
 export function layerIniDir(php: string): string {
   return `etc/php-${php}`;
@@ -312,18 +320,30 @@ async function assemble(
   const binaries = { 'bin/php-fpm': need(`/usr/sbin/php-fpm${php}`), 'bin/php': need(`/usr/bin/php${php}`) };
   const extensions = modules.map((m) => ({ ...m, file: need(`${extDir}/${m.name}.so`) }));
   progress('following the shared libraries the binaries and extensions need');
+  const roots = [...Object.values(binaries), ...extensions.map((e) => e.file)];
+  // The modules libraries load from directories of their own are walked too, until no new directory shows.
+  let pluginFiles: string[] = [];
+  let plugins: Map<string, string[]>;
+  let chosen: ReturnType<typeof chooseStandIns>;
+  for (;;) {
+    const walked = [...roots, ...pluginFiles];
+    chosen = chooseStandIns((leaves) =>
+      collectLibraries(stage, walked, debianLibraryDirs(triplet), MACHINE[arch], leaves),
+    );
+    const real = [...chosen.closure.libraries].filter(([soname]) => !chosen.standIns.has(soname));
+    plugins = pluginDirs(stage, triplet, new Map(real));
+    const found = [...plugins.keys()].flatMap((dir) =>
+      treeFiles(stage, dir)
+        .filter(([name]) => SHARED_OBJECT.test(name))
+        .map(([, file]) => file),
+    );
+    if (found.length === pluginFiles.length) break;
+    pluginFiles = found;
+  }
   const {
     closure: { libraries, loader },
     standIns,
-  } = chooseStandIns((leaves) =>
-    collectLibraries(
-      stage,
-      [...Object.values(binaries), ...extensions.map((e) => e.file)],
-      debianLibraryDirs(triplet),
-      MACHINE[arch],
-      leaves,
-    ),
-  );
+  } = chosen;
 
   // The loader and RPATH are absolute: Lambda always extracts layers to /opt.
   const patched = join(work, 'patched');
@@ -382,7 +402,29 @@ async function assemble(
     let data: Buffer =
       info.rpath === null && info.runpath === null ? take(file) : await patchelf(file, ['--remove-rpath']);
     if (soname === 'libc.so.6') data = relocatePaths(data, `lib/${soname}`, glibc);
+    // By the directory's first component under lib/<triplet>: what follows may be spelled with `//`.
+    const top = (dir: string) => dir.split('/').slice(0, 5).join('/');
+    const named = new Set(
+      [...plugins].filter(([, namers]) => namers.includes(soname)).map(([dir]) => top(dir)),
+    );
+    if (named.size > 0)
+      data = relocatePaths(
+        data,
+        `lib/${soname}`,
+        [...named].map((d) => [d, inLayer(d)]),
+      );
     add(`lib/${soname}`, data);
+  }
+  // Module directories keep their place under lib/<triplet>, the paths naming them are pointed there.
+  for (const dir of plugins.keys()) {
+    for (const [name, file] of treeFiles(stage, dir)) {
+      const info = SHARED_OBJECT.test(name) ? readElf(file) : null;
+      const data =
+        info === null || (info.rpath === null && info.runpath === null)
+          ? take(file)
+          : await patchelf(file, ['--remove-rpath']);
+      add(`${inLayer(dir).slice(LAYER_PREFIX.length + 1)}/${name}`, data);
+    }
   }
   // The modules keep their RUNPATH $ORIGIN: the few that load a helper (libJIS.so, …) find it beside them.
   // IBM's EBCDIC code pages (half the size) are left out; its PC code pages (437, 850–869) stay.

@@ -1,4 +1,4 @@
-import { lstatSync, readlinkSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { basename, join, posix } from 'node:path';
 import { LayerError } from '../proxy/errors.ts';
 import { readElf } from './elf.ts';
@@ -116,4 +116,54 @@ export function collectLibraries(
 /** The directories Debian's loader searches, in its order, for one multiarch triplet. */
 export function debianLibraryDirs(triplet: string): string[] {
   return [`/lib/${triplet}`, `/usr/lib/${triplet}`, '/lib', '/usr/lib'];
+}
+
+/**
+ * Directories of modules that the libraries in `files` load with dlopen() from a path compiled into them —
+ * ImageMagick's coders, libheif's plugins, Cyrus SASL's mechanisms: every `/usr/lib/<triplet>/<dir>` such a
+ * library names that holds shared objects in the extracted tree `root` (glibc's gconv, which the build
+ * handles itself, aside). Returns the directory of each (absolute, as packaged) with the libraries naming it.
+ */
+export function pluginDirs(
+  root: string,
+  triplet: string,
+  files: ReadonlyMap<string, string>,
+): Map<string, string[]> {
+  const prefix = Buffer.from(`/usr/lib/${triplet}/`);
+  const out = new Map<string, string[]>();
+  for (const [soname, file] of files) {
+    const bytes = readFileSync(file);
+    for (let at = bytes.indexOf(prefix); at !== -1; at = bytes.indexOf(prefix, at + 1)) {
+      // The longest directory of the named path that exists in the tree: `…/coders` of `…/coders/%s.la`.
+      let path = posix.normalize(bytes.toString('latin1', at, bytes.indexOf(0, at)));
+      while (path.length > prefix.length && !isDirIn(root, path)) path = posix.dirname(path);
+      if (path.length <= prefix.length || path.endsWith('/gconv') || !holdsSharedObjects(join(root, path)))
+        continue;
+      const namers = out.get(path) ?? [];
+      if (!namers.includes(soname)) namers.push(soname);
+      out.set(path, namers);
+    }
+  }
+  // A directory inside another one found is part of it, and so are the libraries naming it.
+  for (const [dir, namers] of out) {
+    const parent = [...out.keys()].find((d) => d !== dir && dir.startsWith(`${d}/`));
+    if (parent === undefined) continue;
+    out.get(parent)!.push(...namers.filter((n) => !out.get(parent)!.includes(n)));
+    out.delete(dir);
+  }
+  return out;
+}
+
+function isDirIn(root: string, path: string): boolean {
+  try {
+    return lstatSync(join(root, path)).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+function holdsSharedObjects(dir: string): boolean {
+  return readdirSync(dir, { recursive: true, withFileTypes: true }).some(
+    (e) => e.isFile() && /\.so(\.\d+)*$/.test(e.name),
+  );
 }
