@@ -22,8 +22,8 @@ export interface StandInRule {
 const LIBGD = /^libgd\.so\./;
 
 /**
- * The stand-ins of the default layer: about 23 MiB of image codecs, GnuTLS and X11 that PHP's gd, curl and
- * php-fpm link but never use (or use for one rare thing). Each is covered by a test that runs what PHP does
+ * The stand-ins of the default layer: about 25 MiB of image codecs, GnuTLS, X11 and Berkeley DB that PHP's
+ * gd, curl and php-fpm link (or load) but never use, or use for one rare thing. Each is covered by a test that runs what PHP does
  * with it in the sandbox.
  */
 export const STAND_INS: readonly StandInRule[] = [
@@ -84,6 +84,13 @@ export const STAND_INS: readonly StandInRule[] = [
     consumers: /^libcurl\.so\./,
     behaviour: 0,
     without: 'rtmp:// in curl (and with it GnuTLS): such a transfer fails, as if out of memory',
+  },
+  {
+    soname: /^libdb-5\.3\.so$/,
+    consumers: /^libsasldb\.so/,
+    behaviour: 'fail',
+    without:
+      "Berkeley DB, which only Cyrus SASL's sasldb plugin needs, to check passwords a server keeps (a client never does)",
   },
   {
     soname: /^libsystemd\.so\./,

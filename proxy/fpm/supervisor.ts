@@ -28,6 +28,7 @@ export interface SupervisorOptions {
 }
 
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p)) ?? null;
+const ENV = ['/usr/bin/env', '/bin/env'].find((p) => existsSync(p)) ?? 'env';
 const RESTART_MIN_MS = 100;
 const RESTART_MAX_MS = 5000;
 /** A php-fpm that stayed up this long resets the backoff: the next crash is a new incident. */
@@ -185,10 +186,19 @@ export class PhpFpmSupervisor {
       stdio: ['ignore', 'ignore', 'pipe'] as ('ignore' | 'pipe')[],
       detached: true,
     };
-    const child =
-      SETPRIV === null
-        ? spawn(o.binary, args, spawnOptions)
-        : spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', o.binary, ...args], spawnOptions);
+    let child: ChildProcess;
+    if (SETPRIV === null) child = spawn(o.binary, args, spawnOptions);
+    else {
+      // Lambda's LD_LIBRARY_PATH (and serverless-offline's copy of it) names /opt/lib, the layer's libraries,
+      // which setpriv, a program of the host, must not load: their glibc is not the host's. It runs without
+      // it, and `env` hands it back to php-fpm (which searches its own RPATH first) for the programs PHP starts.
+      const { LD_LIBRARY_PATH: libraryPath, ...hostEnv } = env;
+      const command =
+        libraryPath === undefined
+          ? [o.binary, ...args]
+          : [ENV, `LD_LIBRARY_PATH=${libraryPath}`, o.binary, ...args];
+      child = spawn(SETPRIV, ['--pdeathsig', 'TERM', '--', ...command], { ...spawnOptions, env: hostEnv });
+    }
     let announced: (() => void) | null = null;
     const readyLine = new Promise<void>((resolve) => {
       announced = resolve;

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { rawGet, runCli, type Served, serve } from '../support/cli.ts';
+import { DEMO_HEADING } from '../support/tested-php.ts';
 
 /** php-fpm processes whose command line names this run directory (none may outlive their fpm-bridge). */
 function fpmProcessesUnder(dir: string): string[] {
@@ -37,7 +38,7 @@ describe('fpm-bridge serve with the demo app', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
     const html = await res.text();
-    assert.match(html, /<h1>Hello from PHP 8\.2\.\d+ behind fpm-bridge<\/h1>/);
+    assert.match(html, DEMO_HEADING);
     assert.match(html, /served by <code>fpm-bridge\/0\.1\.0<\/code>/);
   });
 

@@ -13,6 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import { noAwsEnv } from '../support/aws.ts';
 import { ROOT, runCli } from '../support/cli.ts';
 import { spawnOffline } from '../support/serverless-offline.ts';
+import { DEMO_HEADING } from '../support/tested-php.ts';
 import { killGroup, type Run, resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
 
 /** serverless-offline serves REST API routes under the stage; any name works, the plugin needs none. */
@@ -166,7 +167,7 @@ describe('serverless-offline running dist/handler.js with the local php-fpm', ()
         assert.equal(res.status, 200);
         assert.equal(res.headers.get('content-type'), 'text/html; charset=utf-8');
         const html = await res.text();
-        assert.match(html, /<h1>Hello from PHP 8\.2\.\d+ behind fpm-bridge<\/h1>/);
+        assert.match(html, DEMO_HEADING);
         assert.ok(html.includes(`You asked for <code>${source.home}</code>`), html);
         assert.match(html, /with <code>GET<\/code>/);
         assert.match(html, /Script: <code>\/index\.php<\/code>/);

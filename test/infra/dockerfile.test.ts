@@ -12,12 +12,16 @@ import { after, before, describe, it } from 'node:test';
 import { load as parseYaml } from 'js-yaml';
 import { ROOT } from '../support/cli.ts';
 import { freePort } from '../support/ports.ts';
+import { DEMO_HEADING } from '../support/tested-php.ts';
 import { HostImage, imageUser, readImageSpec, run, start } from './image.ts';
 
 const spec = readImageSpec(readFileSync(join(ROOT, 'infra/Dockerfile'), 'utf8'));
 const final = spec.stages.at(-1)!.instructions;
 const runs = (stage: number) =>
-  spec.stages[stage]!.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args);
+  spec.stages
+    .at(stage)!
+    .instructions.filter((i) => i.keyword === 'RUN')
+    .map((i) => i.args);
 
 /** The line `fpm-bridge serve` prints on stdout once it listens. */
 const READY = / on http:\/\/\S+ /;
@@ -52,17 +56,23 @@ describe('infra/Dockerfile', () => {
     assert.ok(final.some((i) => i.args === '--from=build /src/dist/cli.js /opt/fpm-bridge/'));
   });
 
-  it('runs on debian:bookworm-slim with php8.2-fpm and the node binary of the same Node image', () => {
+  it('runs on debian:trixie-slim with php8.4-fpm (bookworm and 8.2 with PHP_VERSION=8.2) and the node binary of the same Node image', () => {
+    assert.equal(spec.args['PHP_VERSION'], '8.4');
     assert.deepEqual(
       spec.stages.map((s) => s.from),
       [
         `node:\${NODE_VERSION}-bookworm-slim AS build`,
         `node:\${NODE_VERSION}-bookworm-slim AS node`,
-        'debian:bookworm-slim',
+        'debian:trixie-slim AS php-8.4',
+        'debian:bookworm-slim AS php-8.2',
+        `php-\${PHP_VERSION}`,
       ],
     );
-    const [install] = runs(2);
-    assert.match(install!, /^apt-get update && apt-get install -y --no-install-recommends php8\.2-fpm /);
+    const [install] = runs(-1);
+    assert.match(
+      install!,
+      /^apt-get update && apt-get install -y --no-install-recommends php\$\{PHP_VERSION\}-fpm .* && ln -s php-fpm\$\{PHP_VERSION\} \/usr\/sbin\/php-fpm /,
+    );
     assert.match(install!, /&& rm -rf \/var\/lib\/apt\/lists\/\* /);
     assert.equal(spec.args['PHP_EXTENSIONS'], 'bcmath curl gd intl mbstring mysql pgsql sqlite3 xml zip');
     assert.ok(final.some((i) => i.args === '--from=node /usr/local/bin/node /usr/local/bin/node'));
@@ -70,7 +80,7 @@ describe('infra/Dockerfile', () => {
 
   it('runs as the unprivileged user fpm-bridge (uid 10001)', () => {
     assert.equal(spec.user, 'fpm-bridge');
-    const [install] = runs(2);
+    const [install] = runs(-1);
     assert.match(install!, /useradd --system --uid 10001 --user-group .* fpm-bridge$/);
   });
 
@@ -145,7 +155,7 @@ describe("the image's command lines, run on this host", () => {
 
       const res = await fetch(`http://127.0.0.1:${port}/`);
       assert.equal(res.status, 200);
-      assert.match(await res.text(), /<h1>Hello from PHP 8\.2\.\d+ behind fpm-bridge<\/h1>/);
+      assert.match(await res.text(), DEMO_HEADING);
 
       // Regression: php-fpm opened its compiled-in error_log (/var/log/php-fpm.log) as a non-root user and
       // exited 78 (EACCES) until fpm-bridge's php-fpm config set error_log = /dev/null.
@@ -190,7 +200,7 @@ describe('the sidecar topology of infra/docker-compose.yml', () => {
       assert.equal(service.init, true);
     }
     assert.deepEqual(php.entrypoint, [
-      'php-fpm8.2',
+      'php-fpm',
       '--nodaemonize',
       '--fpm-config',
       '/opt/fpm-bridge/php-fpm-sidecar.conf',
@@ -238,7 +248,7 @@ describe('the sidecar topology of infra/docker-compose.yml', () => {
 
           const page = await fetch(`${base}/`);
           assert.equal(page.status, 200);
-          assert.match(await page.text(), /<h1>Hello from PHP 8\.2\.\d+ behind fpm-bridge<\/h1>/);
+          assert.match(await page.text(), DEMO_HEADING);
 
           const info = await fetch(`${base}/info.php/some/path?x=1`);
           assert.equal(info.status, 200);

@@ -16,6 +16,7 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
+import { locatePhpFpm } from '../../proxy/fpm/locate.ts';
 import { ROOT } from '../support/cli.ts';
 
 /** One Dockerfile instruction: its keyword in upper case and its arguments, continuation lines joined. */
@@ -153,7 +154,7 @@ export class HostImage {
     return join(this.dir, imagePath);
   }
 
-  /** The image's environment, on this host's PATH (this node, Debian's /usr/sbin/php-fpm8.2). */
+  /** The image's environment, on this host's PATH (this node, Debian's /usr/sbin/php-fpm8.x). */
   env(overrides: Record<string, string> = {}): NodeJS.ProcessEnv {
     return {
       PATH: [
@@ -171,10 +172,14 @@ export class HostImage {
     };
   }
 
-  /** Maps the image paths in a command line to their copies here. */
+  /** Maps the image paths in a command line to their copies here, and its `php-fpm` link to this host's. */
   argv(argv: string[]): string[] {
     return argv.map((a) =>
-      a.startsWith('/opt/') || a === '/app' || a.startsWith('/app/') ? this.path(a) : a,
+      a === 'php-fpm'
+        ? locatePhpFpm()
+        : a.startsWith('/opt/') || a === '/app' || a.startsWith('/app/')
+          ? this.path(a)
+          : a,
     );
   }
 }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -31,6 +31,20 @@ describe('locatePhpFpm', () => {
     assert.equal(locatePhpFpm(undefined, { PATH: '/nonexistent' }, [sbin]), join(sbin, 'php-fpm8.4'));
     const future = fakeBinaries('php-fpm8.9', 'php-fpm8.10', 'php-fpm');
     assert.equal(locatePhpFpm(undefined, { PATH: future }, []), join(future, 'php-fpm8.10'));
+  });
+
+  it('takes the PHP 8.4 of fpm-bridge’s layer at /opt over Debian 12’s php-fpm8.2, by the layer’s manifest', () => {
+    const sbin = fakeBinaries('php-fpm8.2');
+    const opt = mkdtempSync(join(tmpdir(), 'fpm-bridge-opt-'));
+    mkdirSync(join(opt, 'bin'));
+    writeFileSync(join(opt, 'bin', 'php-fpm'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+    mkdirSync(join(opt, 'share', 'fpm-bridge'), { recursive: true });
+    writeFileSync(join(opt, 'share', 'fpm-bridge', 'layer.json'), JSON.stringify({ php: '8.4' }));
+    const layer = join(opt, 'bin', 'php-fpm');
+    assert.equal(locatePhpFpm(undefined, { PATH: '' }, [sbin], layer), layer);
+    // Without a manifest saying its version, a plain php-fpm comes after any versioned one.
+    const plain = fakeBinaries('php-fpm');
+    assert.equal(locatePhpFpm(undefined, { PATH: plain }, [sbin], '/nonexistent'), join(sbin, 'php-fpm8.2'));
   });
 
   it('uses an explicit binary and names it when it is missing', () => {

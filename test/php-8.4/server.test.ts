@@ -1,0 +1,7 @@
+// The server suites again, on PHP 8.4 from fpm-bridge's layer (see test/support/layer-php.ts).
+import { onLayerPhp } from '../support/layer-php.ts';
+
+await onLayerPhp('8.4', [
+  new URL('../server/server.test.ts', import.meta.url),
+  new URL('../server/observability.test.ts', import.meta.url),
+]);
