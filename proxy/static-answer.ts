@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import { trimOws } from './header-fields.ts';
 import { contentType } from './mime.ts';
 
 /** What a front sends for a static file: the status, the headers, and which bytes of the file (if any). */
@@ -119,7 +120,7 @@ export function parseRange(
   size: number,
 ): [number, number] | 'unsatisfiable' | null {
   if (header === undefined) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const m = /^bytes=(\d*)-(\d*)$/.exec(trimOws(header));
   if (m === null || (m[1] === '' && m[2] === '')) return null;
   if (m[1] === '') {
     const suffix = Number(m[2]);
@@ -158,6 +159,6 @@ function entityTagListMatches(field: string, opaque: string, comparison: 'strong
 
 /** Whether an If-Range value is an entity-tag rather than an HTTP-date (RFC 9110 §13.1.5). */
 function isEntityTag(value: string): boolean {
-  const v = value.trimStart();
+  const v = trimOws(value);
   return v.startsWith('"') || v.startsWith('W/');
 }

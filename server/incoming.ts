@@ -1,8 +1,8 @@
 import { headersAsText } from '../proxy/cgi/header-text.ts';
 import { checkHostHeaders } from '../proxy/cgi/params.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
-import { withoutHeader } from '../proxy/cgi/response.ts';
 import { BadRequestError } from '../proxy/errors.ts';
+import { withoutHeader } from '../proxy/header-fields.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import type { FrontRequest } from './http1/exchange.ts';
 

@@ -1,9 +1,10 @@
 import type { AddressInfo, Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
-import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
+import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
 import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import { headerValue } from '../proxy/header-fields.ts';
 import type { Logger } from '../proxy/log.ts';
 import { bodiless, errorText } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';

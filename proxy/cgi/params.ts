@@ -1,4 +1,5 @@
 import { BadRequestError, ConfigError } from '../errors.ts';
+import { trimOws } from '../header-fields.ts';
 import { printable } from './path.ts';
 import type { ProxyRequest } from './request.ts';
 import type { Route } from './route.ts';
@@ -179,7 +180,7 @@ function setParam(p: string[], name: string, value: string): void {
 
 function basicAuth(p: string[], value: string): void {
   if (value.length < 7 || value.slice(0, 6).toLowerCase() !== 'basic ') return;
-  const decoded = Buffer.from(value.slice(6).trim(), 'base64').toString('utf8');
+  const decoded = Buffer.from(trimOws(value.slice(6)), 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return;
   setParam(p, 'AUTH_TYPE', 'Basic');

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { flatHeaders, headerField } from '../../proxy/cgi/response.ts';
+import { flatHeaders, headerField } from '../../proxy/header-fields.ts';
 import { reasonPhrase } from '../../proxy/status.ts';
 import type { RequestHead } from './head.ts';
 

@@ -437,6 +437,19 @@ describe('Lambda handler, source specifics', () => {
     assert.deepEqual(multi.multiValueHeaders?.['X-Multi'], ['a', 'b']);
   });
 
+  it('ALB: takes REMOTE_ADDR from the last X-Forwarded-For entry without the SP and HTAB around it, and only those', async () => {
+    const remote = async (forwardedFor: string) => {
+      const event = loadEvent('alb', 'get-single-value');
+      event.headers!['x-forwarded-for'] = forwardedFor;
+      const res = seen(await app.handler(event, fakeContext()));
+      return (JSON.parse(res.body.toString()) as DumpBody).server.REMOTE_ADDR;
+    };
+    assert.deepEqual(
+      [await remote('198.51.100.7,\t203.0.113.42 '), await remote('198.51.100.7,\u00a0203.0.113.42')],
+      ['203.0.113.42', '\u00a0203.0.113.42'],
+    );
+  });
+
   it('ALB: passes still-encoded query values through without encoding them twice', async () => {
     const dump = JSON.parse(
       seen(await app.handler(loadEvent('alb', 'get-single-value'), fakeContext())).body.toString(),

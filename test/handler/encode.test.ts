@@ -16,6 +16,12 @@ describe('preferredEncoding: the coding a response that must shrink is compresse
     ['identity', null],
     ['deflate', null],
     ['', null],
+    // Whitespace before a parameter is OWS (RFC 9110 §5.6.6); only SP and HTAB are whitespace.
+    ['gzip ;q=0.5, br;q=0.4', 'gzip'],
+    ['gzip\xa0', null],
+    // A weight that is no qvalue (RFC 9110 §12.4.2) refuses the coding.
+    ['br;q=1.5, gzip', 'gzip'],
+    ['gzip;q=0x1', null],
   ];
   for (const [header, expected] of cases) {
     it(`Accept-Encoding "${header}" → ${expected ?? 'none'}`, () => {

@@ -134,6 +134,10 @@ describe('Lambda handler: events that are not HTTP', () => {
     ['8443', '8443'],
     ['abc', '443'],
     ['70000', '443'],
+    // What Number() would read as 8443.
+    ['0x20fb', '443'],
+    ['8.443e3', '443'],
+    ['8443\u00a0', '443'],
   ] as const) {
     it(`takes SERVER_PORT ${port} from X-Forwarded-Port "${forwarded}" (anything but a port is ignored)`, async () => {
       const result = (await app.handler(

@@ -658,6 +658,20 @@ describe('standalone front: trusted proxies', () => {
     assert.equal(s.SERVER_NAME, 'good.example');
   });
 
+  it('takes nothing from X-Forwarded-* values that end in a no-break space: only SP and HTAB are whitespace', async () => {
+    const res = await send(f.port, {
+      path: '/dump.php',
+      headers: {
+        'X-Forwarded-For': '203.0.113.9\xa0',
+        'X-Forwarded-Proto': 'https\xa0',
+        'X-Forwarded-Port': '8443\xa0',
+      },
+    });
+    const s = (JSON.parse(res.body.toString()) as DumpBody).server;
+    // A port that is not digits is no port: the one of the scheme, which is not https, stands.
+    assert.deepEqual([s.REMOTE_ADDR, 'HTTPS' in s, s.SERVER_PORT], ['127.0.0.1', false, '80']);
+  });
+
   it('stops at an X-Forwarded-For entry that is no IP address, keeping the last trusted hop', async () => {
     const res = await send(f.port, {
       path: '/dump.php',
