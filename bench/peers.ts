@@ -168,8 +168,11 @@ http {
     client_max_body_size 2m;
     # The whole 1 MiB body is buffered (nginx's default mode) in memory rather than in a temp file.
     client_body_buffer_size 2m;
-    location ~ \\.php$ {
+    # A script, with path info after it (/info.php/a/b), split as fpm-bridge and HAProxy do.
+    location ~ ^(.+?\\.php)(/.*)?$ {
       include /etc/nginx/fastcgi_params;
+      fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
+      fastcgi_param PATH_INFO $fastcgi_path_info;
       fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
       fastcgi_pass php;
       fastcgi_keep_conn on;

@@ -1,4 +1,5 @@
 import type { Context } from 'aws-lambda';
+import { byteString } from '../proxy/byte-strings.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { BadEventError, BadRequestError } from '../proxy/errors.ts';
 import { trimOws } from '../proxy/header-fields.ts';
@@ -146,16 +147,19 @@ export function lambdaRequest(parts: RequestParts, options: AdapterOptions): Lam
   const value = trimOws(headers.get('x-forwarded-port') ?? '');
   const forwarded = /^\d{1,5}$/.test(value) ? Number(value) : 0;
   const port = forwarded > 0 && forwarded < 65_536 ? forwarded : null;
+  // An event's fields are text; the core takes the bytes the client sent, which are their UTF-8 encoding.
+  const path = byteString(parts.path);
+  const query = byteString(parts.query);
   return {
     request: {
-      method,
-      uri: requestUri(parts.path, parts.query),
-      path: parts.path,
-      query: parts.query,
-      headers: headers.flat,
-      protocol: parts.protocol,
+      method: byteString(method),
+      uri: requestUri(path, query),
+      path,
+      query,
+      headers: headers.flat.map(byteString),
+      protocol: byteString(parts.protocol),
       https: parts.https,
-      remoteAddress: parts.remoteAddress,
+      remoteAddress: byteString(parts.remoteAddress),
       remotePort: null,
       serverAddress: '',
       serverPort: port ?? (parts.https ? 443 : 80),

@@ -4,7 +4,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
 import { startBackend } from '../proxy/backend.ts';
 import { Bridge, type ScriptRoute } from '../proxy/bridge.ts';
-import { headersAsText } from '../proxy/cgi/header-text.ts';
+import { byteString, headersAsText, headerText } from '../proxy/byte-strings.ts';
 import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
@@ -287,8 +287,10 @@ class LambdaRuntime {
       return { kind: 'reply', response: this.errorResponse(err, context.awsRequestId), head };
     }
     if (route.kind === 'redirect') {
-      const text = `308 Permanent Redirect to ${route.location}\n`;
-      return { kind: 'reply', response: plain(308, text, ['Location', route.location]), head };
+      // The location keeps the query's bytes; JSON carries text.
+      const location = headerText(route.location);
+      const text = `308 Permanent Redirect to ${location}\n`;
+      return { kind: 'reply', response: plain(308, text, ['Location', location]), head };
     }
     if (route.kind === 'static') {
       const answer = staticAnswer(
@@ -314,9 +316,9 @@ class LambdaRuntime {
     // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
     lr.request.extraParams = [
       'LAMBDA_INVOCATION_CONTEXT',
-      JSON.stringify(context),
+      byteString(JSON.stringify(context)),
       'LAMBDA_REQUEST_CONTEXT',
-      JSON.stringify(requestContext ?? {}),
+      byteString(JSON.stringify(requestContext ?? {})),
     ];
     return lr;
   }
@@ -362,10 +364,11 @@ class LambdaRuntime {
     const body = Buffer.from(JSON.stringify(event));
     const scriptName = `/${script.replace(/^\/+/, '')}`;
     const route: ScriptRoute = { kind: 'script', scriptName, pathInfo: '' };
+    const target = byteString(scriptName);
     const request = {
       method: 'POST',
-      uri: scriptName,
-      path: scriptName,
+      uri: target,
+      path: target,
       query: '',
       headers: ['Content-Type', 'application/json'],
       protocol: 'HTTP/1.1',
@@ -375,7 +378,7 @@ class LambdaRuntime {
       serverAddress: '',
       serverPort: 0,
       contentLength: body.length,
-      extraParams: ['LAMBDA_INVOCATION_CONTEXT', JSON.stringify(context)],
+      extraParams: ['LAMBDA_INVOCATION_CONTEXT', byteString(JSON.stringify(context))],
     };
     const timeout = this.deadline(context);
     if (timeout === null) throw this.outOfTime(context);

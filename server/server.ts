@@ -128,7 +128,8 @@ async function handle(
   }
   if (route.kind === 'redirect') {
     res.writeHead(308, { Location: route.location, 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end(`308 Permanent Redirect to ${route.location}\n`);
+    // The location keeps the query's bytes: written as they are, as in the header.
+    res.end(Buffer.from(`308 Permanent Redirect to ${route.location}\n`, 'latin1'));
     return;
   }
   const call = bridge.stream(request, route, body, requestId);

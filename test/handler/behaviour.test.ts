@@ -149,6 +149,31 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.equal(JSON.parse(String(s.LAMBDA_INVOCATION_CONTEXT)).awsRequestId, 'c0ffee');
     });
 
+    it("hands PHP the UTF-8 bytes of the event's path, query and header text, encoded once", async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/hex.php/é',
+      );
+      setQuery(source, event, 'q=é');
+      const e = event as { headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]> };
+      if (e.multiValueHeaders != null) e.multiValueHeaders['x-name'] = ['Zoë'];
+      e.headers = { ...e.headers, 'x-name': 'Zoë' };
+      const { server } = JSON.parse(seen(await app.handler(event, fakeContext())).body.toString()) as {
+        server: Record<string, string>;
+      };
+      const bytes = (name: string) => Buffer.from(server[name]!, 'hex').toString('latin1');
+      // REST hands over decoded parameters, which are encoded again; the other sources give the query raw.
+      const query = source === 'apigw-rest' ? 'q=%C3%A9' : 'q=\xc3\xa9';
+      assert.deepEqual(['REQUEST_URI', 'QUERY_STRING', 'PATH_INFO', 'HTTP_X_NAME'].map(bytes), [
+        `/hex.php/%C3%A9?${query}`,
+        query,
+        '/\xc3\xa9',
+        'Zo\xc3\xab',
+      ]);
+    });
+
     it('decodes a base64 PNG body and hands PHP the exact bytes with their type and length', async () => {
       const event = loadEvent(source, 'post-binary') as HttpEvents[typeof source];
       const dump = JSON.parse(seen(await app.handler(event, fakeContext())).body.toString()) as DumpBody;
