@@ -1,5 +1,12 @@
 import type { CgiHead } from '../proxy/cgi/response.ts';
-import { headerValue, headerValues, listItems, trimOws, withoutHeader } from '../proxy/header-fields.ts';
+import {
+  headerField,
+  headerValue,
+  headerValues,
+  listItems,
+  trimOws,
+  withoutHeader,
+} from '../proxy/header-fields.ts';
 import { bodiless } from '../proxy/status.ts';
 import type { EncodedResponse } from './adapter.ts';
 
@@ -121,8 +128,8 @@ export function encodeResponse(
 
 /**
  * Compresses the body with the best encoding the client accepts (br, then gzip) and returns the response
- * with Content-Encoding set and Content-Length dropped, or null when the client accepts neither or PHP
- * already encoded the body.
+ * with Content-Encoding set, Content-Length dropped and Vary naming Accept-Encoding, or null when the client
+ * accepts neither or PHP already encoded the body.
  */
 export async function compressResponse(
   head: CgiHead,
@@ -144,7 +151,10 @@ export async function compressResponse(
         })
       : zlib.gzipSync(body, { level: 6 });
   const headers = withoutHeader(head.headers, 'content-length');
-  headers.push('Content-Encoding', encoding, 'Vary', 'Accept-Encoding');
+  headers.push('Content-Encoding', encoding);
+  // Once: PHP may vary on Accept-Encoding already, or on everything (`*`).
+  const varies = listItems(headerField(head.headers, 'vary')?.toLowerCase());
+  if (!varies.includes('accept-encoding') && !varies.includes('*')) headers.push('Vary', 'Accept-Encoding');
   return { status: head.status, statusText: head.statusText, headers, body: compressed };
 }
 

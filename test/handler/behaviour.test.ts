@@ -298,6 +298,23 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.equal(res.body.length, 0);
     });
 
+    it("hands on PHP's Date and Server once, as PHP set them, and none of PHP's hop-by-hop fields", async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/front-fields.php',
+      );
+      setQuery(source, event, 'date=1&server=1&hop=1&length=1');
+      const { headers } = seen(await app.handler(event, fakeContext()));
+      assert.deepEqual(
+        ['date', 'server', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].map(
+          (n) => headers[n],
+        ),
+        [['Mon, 01 Jan 2001 00:00:00 GMT'], ['php-app'], undefined, undefined, ['10'], undefined],
+      );
+    });
+
     it('keeps a UTF-8 byte-order mark at the start of a text body', async () => {
       const event = at(
         source,

@@ -469,6 +469,51 @@ describe('HTTP/1.1 engine', () => {
     it('puts a current Date on the answer to a request the engine refuses itself (RFC 9110 §6.6.1)', async () => {
       assertDated((await refused(f, 'GET /dump.php HTTP/1.1\r\n\r\n', 400)).reply, 'the 400');
     });
+
+    /** Every value of each field a front writes itself, in `reply`. */
+    const ownFields = (reply: Reply) =>
+      Object.fromEntries(
+        ['date', 'server', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].map((name) => [
+          name,
+          reply.headers.filter(([n]) => n === name).map(([, v]) => v),
+        ]),
+      );
+
+    it("sends PHP's Date alone, not one of its own beside it, as nginx does (RFC 9110 §6.6.1 allows one)", async () => {
+      for (const query of ['date=1', 'date=1&flush=1', 'date=1&length=1&flush=1']) {
+        const [reply] = await exchange(f.port, get(`/front-fields.php?${query}`, CLOSE));
+        assert.deepEqual(ownFields(reply!).date, ['Mon, 01 Jan 2001 00:00:00 GMT'], query);
+      }
+    });
+
+    it('sends one of each field it writes itself, whatever PHP set: Server as PHP set it, its own Connection, one framing', async () => {
+      const cases: [string, string, Record<string, string[]>][] = [
+        // Whole, PHP's length kept; streamed with PHP's length; streamed without one: chunked.
+        ['server=1&hop=1&length=1', CLOSE, { 'content-length': ['10'], 'transfer-encoding': [] }],
+        ['server=1&hop=1&length=1&flush=1', '', { 'content-length': ['10'], 'transfer-encoding': [] }],
+        ['server=1&hop=1&flush=1', '', { 'content-length': [], 'transfer-encoding': ['chunked'] }],
+      ];
+      for (const [query, headers, framing] of cases) {
+        const conn = await Conn.open(f.port, get(`/front-fields.php?${query}`, headers));
+        const [reply] = await conn.replies(1);
+        conn.socket.destroy();
+        const fields = ownFields(reply!);
+        assert.ok(fields.date!.length === 1 && IMF_FIXDATE.test(fields.date![0]!), query);
+        assert.deepEqual(
+          { ...fields, date: [] },
+          {
+            date: [],
+            server: ['php-app'],
+            // PHP's hop-by-hop fields are about its connection to php-fpm: the client's is the front's.
+            connection: headers === CLOSE ? ['close'] : [],
+            'keep-alive': [],
+            ...framing,
+          },
+          query,
+        );
+        assert.equal(reply!.body.toString(), 'fields set', query);
+      }
+    });
   });
 });
 
