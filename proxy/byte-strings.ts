@@ -19,9 +19,10 @@ export function byteString(text: string): string {
 }
 
 /**
- * A header value held as bytes as the text those bytes are: UTF-8 when they are valid UTF-8 (what browsers
- * and PHP send: `filename="café.txt"`, a non-ASCII redirect), else ISO-8859-1, HTTP's historical header
- * charset. For where a value must be text rather than bytes: Lambda results, which are JSON.
+ * A header value or a target held as bytes as the text those bytes are: UTF-8 when they are valid UTF-8
+ * (what browsers and PHP send: `filename="café.txt"`, a non-ASCII redirect), else ISO-8859-1, HTTP's
+ * historical header charset. For where a value must be text rather than bytes: Lambda results, which are
+ * JSON, and log lines.
  *
  * @example
  *   headerText('Zo\xc3\xab')  // 'Zoë'

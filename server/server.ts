@@ -1,6 +1,7 @@
 import type { AddressInfo, Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
+import { headerText } from '../proxy/byte-strings.ts';
 import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
 import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
@@ -191,7 +192,7 @@ function fail(bridge: Bridge, req: FrontRequest, res: FrontResponse, err: unknow
   const entry = {
     requestId,
     method: req.method,
-    url: req.url,
+    url: headerText(req.url),
     status,
     code: known ? err.code : undefined,
     err: (err as Error).message,

@@ -171,6 +171,11 @@ const ODD: [string, string][] = [
     [`Transfer-Encoding ${what} then "chunked"`, te(`${space}chunked`)],
     [`Transfer-Encoding "chunked, " then ${what}`, te(`chunked, ${space}`)],
     [`Content-Length "5" then ${what}`, cl(`5${space}`)],
+    [
+      `"Transfer-Encoding" then ${what} before the colon`,
+      post(`Transfer-Encoding${space}: chunked\r\n`, HELLO_CHUNKED),
+    ],
+    [`"Content-Length" then ${what} before the colon`, post(`Content-Length${space}: 5\r\n`, 'hello')],
     [`Content-Length ${what} then "5"`, cl(`${space}5`)],
     [`a chunk size then ${what}`, te('chunked', `5${space}\r\nhello\r\n0\r\n\r\n`)],
     [`a last chunk then ${what}`, te('chunked', `5\r\nhello\r\n0${space}\r\n\r\n`)],
