@@ -63,6 +63,51 @@ export function isToken(s: string): boolean {
   return true;
 }
 
+const MONTHS = 'JanFebMarAprMayJunJulAugSepOctNovDec';
+const DAY = '(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)';
+const MONTH = '(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)';
+const TIME = '(\\d\\d):(\\d\\d):(\\d\\d)';
+// RFC 9110 §5.6.7: IMF-fixdate, and the two obsolete forms a recipient must read too.
+const IMF_FIXDATE = new RegExp(`^${DAY}, (\\d\\d) ${MONTH} (\\d{4}) ${TIME} GMT$`);
+const RFC850_DATE = new RegExp(
+  `^(?:Mon|Tues|Wednes|Thurs|Fri|Satur|Sun)day, (\\d\\d)-${MONTH}-(\\d\\d) ${TIME} GMT$`,
+);
+const ASCTIME_DATE = new RegExp(`^${DAY} ${MONTH} ([ \\d]\\d) ${TIME} (\\d{4})$`);
+
+/**
+ * An HTTP-date (RFC 9110 §5.6.7) as milliseconds since the epoch, or NaN when `value` is none. Date.parse
+ * would read far more ("2030", "1", "Jan 1 2001") as a date, and a precondition on such a value must be
+ * ignored (RFC 9110 §13.1.3), as nginx's ngx_parse_http_time ignores it.
+ *
+ * @example parseHttpDate('Sun, 06 Nov 1994 08:49:37 GMT') // 784111777000
+ */
+export function parseHttpDate(value: string): number {
+  const v = trimOws(value);
+  let m = IMF_FIXDATE.exec(v);
+  if (m !== null) return utc(Number(m[3]), m[2]!, m[1]!, m[4]!, m[5]!, m[6]!);
+  m = RFC850_DATE.exec(v);
+  if (m !== null) {
+    // A two-digit year more than 50 years ahead is in the past century (RFC 9110 §5.6.7).
+    const now = new Date().getUTCFullYear();
+    let year = now - (now % 100) + Number(m[3]);
+    if (year > now + 50) year -= 100;
+    return utc(year, m[2]!, m[1]!, m[4]!, m[5]!, m[6]!);
+  }
+  m = ASCTIME_DATE.exec(v);
+  if (m !== null) return utc(Number(m[6]), m[1]!, m[2]!, m[3]!, m[4]!, m[5]!);
+  return Number.NaN;
+}
+
+function utc(year: number, month: string, day: string, h: string, m: string, s: string): number {
+  const d = Number(day);
+  const t = Date.UTC(year, MONTHS.indexOf(month) / 3, d, Number(h), Number(m), Number(s));
+  // Date.UTC carries "31 Feb" into March and 24:00 into the next day: such a date is none.
+  const back = new Date(t);
+  const exact =
+    back.getUTCDate() === d && back.getUTCHours() === Number(h) && back.getUTCMinutes() === Number(m);
+  return exact && back.getUTCSeconds() === Number(s) ? t : Number.NaN;
+}
+
 /** The first value of header `lower` (a lower-case name) in a flat `[name, value, ...]` list, any case. */
 export function headerValue(headers: readonly string[], lower: string): string | undefined {
   for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lower) return headers[i + 1];

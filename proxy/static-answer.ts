@@ -1,5 +1,5 @@
 import type { Stats } from 'node:fs';
-import { trimOws } from './header-fields.ts';
+import { parseHttpDate, trimOws } from './header-fields.ts';
 import { contentType } from './mime.ts';
 
 /** What a front sends for a static file: the status, the headers, and which bytes of the file (if any). */
@@ -49,7 +49,7 @@ export function staticAnswer(
   const preconditionFailed =
     ifMatch !== undefined
       ? !entityTagListMatches(ifMatch, opaque, 'strong')
-      : ius !== undefined && Date.parse(ius) < modifiedSecond;
+      : ius !== undefined && parseHttpDate(ius) < modifiedSecond;
   if (preconditionFailed) {
     return text(412, validators, '412 Precondition Failed\n');
   }
@@ -61,7 +61,7 @@ export function staticAnswer(
   const fresh =
     inm !== undefined
       ? entityTagListMatches(inm, opaque, 'weak')
-      : ims !== undefined && Date.parse(ims) >= modifiedSecond;
+      : ims !== undefined && parseHttpDate(ims) >= modifiedSecond;
   if (fresh) return { status: 304, headers: validators, range: null, text: null };
 
   // Step 5: If-Range. §13.1.5 lets an entity-tag count only when it is strong and matches by strong
@@ -69,7 +69,7 @@ export function staticAnswer(
   // whole file is sent. An HTTP-date counts when it is exactly the Last-Modified second.
   const ifRange = header('if-range');
   const rangeApplies =
-    ifRange === undefined || (!isEntityTag(ifRange) && Date.parse(ifRange) === modifiedSecond);
+    ifRange === undefined || (!isEntityTag(ifRange) && parseHttpDate(ifRange) === modifiedSecond);
   const type = contentType(filename);
   const range = rangeApplies ? parseRange(header('range'), size) : null;
   if (range === 'unsatisfiable') {

@@ -618,6 +618,36 @@ describe('standalone front: static files', () => {
     assert.deepEqual(res.body, text);
   });
 
+  it('ignores If-Modified-Since and If-Unmodified-Since values that are no HTTP-date, which Date.parse reads as one', async () => {
+    // Date.parse takes "2030" for 2030-01-01 and "1" for 2001-01-01: a 304 and a 412 nginx does not send.
+    for (const [name, value] of [
+      ['If-Modified-Since', '2030'],
+      ['If-Modified-Since', '2099-01-01'],
+      ['If-Unmodified-Since', '1'],
+      ['If-Unmodified-Since', 'Jan 1 2001'],
+    ]) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { [name!]: value! } });
+      assert.deepEqual([res.status, res.body], [200, text], `${name}: ${value}`);
+    }
+  });
+
+  it('reads If-Modified-Since in each of the three HTTP-date forms (RFC 9110 §5.6.7)', async () => {
+    const at = new Date(helloStats.mtimeMs);
+    const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][
+      at.getUTCDay()
+    ]!;
+    const [, dd, mon, yyyy, time] = lastModified.split(' ');
+    const forms = [
+      lastModified,
+      `${day}, ${dd}-${mon}-${yyyy!.slice(2)} ${time} GMT`,
+      `${day.slice(0, 3)} ${mon} ${String(at.getUTCDate()).padStart(2, ' ')} ${time} ${yyyy}`,
+    ];
+    for (const ims of forms) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { 'If-Modified-Since': ims } });
+      assert.equal(res.status, 304, ims);
+    }
+  });
+
   it('checks If-Match and If-Unmodified-Since before If-None-Match and Range (RFC 9110 §13.2.2)', async () => {
     preconditionFailed(
       await send(f.port, { path: '/hello.txt', headers: { 'If-Match': etag, 'If-None-Match': etag } }),
