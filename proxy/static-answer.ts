@@ -141,20 +141,29 @@ export function parseRange(
   return [start, end];
 }
 
-/** Each member of an If-Match / If-None-Match list: `*`, or an entity-tag whose group 1 is its opaque-tag. */
-const ENTITY_TAG_LIST_MEMBER = /\*|(?:W\/)?("[^"]*")/g;
+/**
+ * One member of an entity-tag list (RFC 9110 §8.8.3), possibly empty, and the comma or the end after it;
+ * group 1 is the opaque-tag.
+ */
+const ENTITY_TAG_MEMBER = /[ \t]*(?:(?:W\/)?("[\x21\x23-\x7e\x80-\xff]*"))?[ \t]*(?:,|$)/y;
 
 /**
  * Whether an If-Match / If-None-Match field value matches the file whose weak tag is `W/<opaque>`.
  * `*` matches any existing file (§13.1.1, §13.1.2). Weak comparison (§8.8.3.2) matches a listed tag with the
- * same opaque-tag, `W/` or not; strong comparison needs both tags strong, so it never matches ours.
+ * same opaque-tag, `W/` or not; strong comparison needs both tags strong, so it never matches ours. A value
+ * that is neither `*` alone nor a list of entity-tags matches nothing, as for nginx: a `*` found inside
+ * other text is no wildcard.
  */
 function entityTagListMatches(field: string, opaque: string, comparison: 'strong' | 'weak'): boolean {
-  for (const member of field.matchAll(ENTITY_TAG_LIST_MEMBER)) {
-    if (member[0] === '*') return true;
-    if (comparison === 'weak' && member[1] === opaque) return true;
+  if (trimOws(field) === '*') return true;
+  let matched = false;
+  ENTITY_TAG_MEMBER.lastIndex = 0;
+  while (ENTITY_TAG_MEMBER.lastIndex < field.length) {
+    const member = ENTITY_TAG_MEMBER.exec(field);
+    if (member === null) return false;
+    if (comparison === 'weak' && member[1] === opaque) matched = true;
   }
-  return false;
+  return matched;
 }
 
 /** Whether an If-Range value is an entity-tag rather than an HTTP-date (RFC 9110 §13.1.5). */

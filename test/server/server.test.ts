@@ -588,6 +588,14 @@ describe('standalone front: static files', () => {
     assert.deepEqual(stale.body, text);
   });
 
+  it('takes a "*" for a wildcard only alone, not inside other text (regression: "x*" matched every file)', async () => {
+    for (const inm of ['x*', `${etag}*`, `"other", *`]) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { 'If-None-Match': inm } });
+      assert.deepEqual([res.status, res.body], [200, text], inm);
+    }
+    preconditionFailed(await send(f.port, { path: '/hello.txt', headers: { 'If-Match': 'x*' } }));
+  });
+
   it("answers 412 to If-Match with the file's weak tag in either form, because If-Match compares strongly", async () => {
     for (const ifMatch of [etag, opaque, `"other", ${opaque}`]) {
       preconditionFailed(await send(f.port, { path: '/hello.txt', headers: { 'If-Match': ifMatch } }));
