@@ -425,15 +425,19 @@ export default class FpmBridgePlugin {
 
   /** A layer ARN given must exist where the service deploys, for the functions' architecture. */
   async #checkGivenLayer(arn: string): Promise<void> {
-    const [{ GetLayerVersionByArnCommand }, { awsError }] = await Promise.all([
+    const [{ GetLayerVersionCommand }, { awsError }] = await Promise.all([
       import('@aws-sdk/client-lambda'),
       import('../cli/aws.ts'),
     ]);
     const aws = await this.#aws({});
+    // GetLayerVersion, not GetLayerVersionByArn (the same on AWS): moto answers the latter, for a version
+    // it does not have, with an error the SDK cannot parse. The ARN's form was checked by wireService.
+    const colon = arn.lastIndexOf(':');
+    const version = { LayerName: arn.slice(0, colon), VersionNumber: Number(arn.slice(colon + 1)) };
     try {
-      const layer = await aws.lambda.send(new GetLayerVersionByArnCommand({ Arn: arn })).catch((err) => {
+      const layer = await aws.lambda.send(new GetLayerVersionCommand(version)).catch((err) => {
         if ((err as Error).name !== 'ResourceNotFoundException')
-          throw awsError(err, `GetLayerVersionByArn ${arn}`);
+          throw awsError(err, `GetLayerVersion ${arn}`);
         throw new ConfigError(
           `the PHP layer ${arn} does not exist in ${aws.region}, or this account may not use it — check --param="phpLayer=…", FPM_BRIDGE_LAYER_ARN or custom.fpmBridge.layer, or give none and let "serverless deploy" publish one`,
         );

@@ -120,7 +120,10 @@ describe('the plugin, on the configuration of a service', () => {
       { provider: { layers: [datadog] }, custom: { fpmBridge: { layer: null } } },
     );
     wireService(svc, APP);
-    assert.match(configError(() => checkLayers(svc, ['web'])), /^function "web" has no PHP layer — /);
+    assert.match(
+      configError(() => checkLayers(svc, ['web'])),
+      /^function "web" has no PHP layer — /,
+    );
   });
 
   it('runs streamingHandler for a Function URL in RESPONSE_STREAM mode', () => {
