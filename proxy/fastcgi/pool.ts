@@ -64,6 +64,13 @@ const BACKLOG_PROBE_MS = 1000;
 /** First wait before a lowered limit is tried one higher; it doubles after each failed try, up to the last. */
 const RAISE_MIN_MS = 1000;
 const RAISE_MAX_MS = 60_000;
+/**
+ * First pause in backlog checks after one found a worker free (a slow new connection, not the backlog); it
+ * doubles while they keep finding one, up to the last, so that a pool as large as `maxConns` does not pay a
+ * check each time it opens a connection.
+ */
+const CHECK_PAUSE_MIN_MS = 1000;
+const CHECK_PAUSE_MAX_MS = 30_000;
 
 /**
  * Told how connecting to the pool's server goes (the passive health check) and offered the requests that
@@ -100,11 +107,12 @@ export interface PoolStats {
  * so does a new connection whose first script is merely slow, so the suspicion is checked: the connection
  * that just completed is closed instead of reused (its worker goes back to accept() and takes the oldest
  * connection in the backlog), then an FCGI_GET_VALUES probe connects. php-fpm accepts connections in order:
- * a probe answered means a worker was free, so nothing older waited in the backlog; a probe unanswered means
- * every worker holds one of our connections, and the limit becomes the number known to hold one. Connections
- * beyond it are closed as they come free, each freeing a worker for one still waiting. The limit is tried one
- * higher again later (a pm=dynamic pool grows, another client lets go of workers), when requests wait for a
- * connection: one new connection at a time, after 1 s, doubling after each try that starved, up to a minute.
+ * a probe answered means a worker was free, so nothing older waited in the backlog (and checks pause a while,
+ * longer each time one finds nothing); a probe unanswered means every worker holds one of our connections, and
+ * the limit becomes the number known to hold one. Connections beyond it are closed as they come free, each
+ * freeing a worker for one still waiting. The limit is tried one higher again later (a pm=dynamic pool grows,
+ * another client lets go of workers), when requests wait for a connection: one new connection at a time,
+ * after 1 s, doubling after each try that starved, up to a minute.
  *
  * @example
  *   const pool = new Pool(parseAddress('unix:/tmp/fpm.sock'), { maxConns: 4 })
@@ -136,6 +144,9 @@ export class Pool implements ConnectionOwner {
   private unaccepted = 0;
   /** A backlog check is under way. */
   private checking = false;
+  /** performance.now() before which no backlog check starts, and the pause after the next one finds nothing. */
+  private checkAt = 0;
+  private checkPause = CHECK_PAUSE_MIN_MS;
   /** The connection opened one past a lowered limit to try it, until it is accepted or found waiting. */
   private trial: Connection | null = null;
   /** performance.now() from which the limit may be tried one higher, and the wait after the next failure. */
@@ -232,12 +243,15 @@ export class Pool implements ConnectionOwner {
         conn.close();
         return;
       }
-      if (this.unaccepted > 0 && this.suspect(conn)) {
+      if (this.unaccepted > 0 && this.suspect(conn) && performance.now() >= this.checkAt) {
         this.checkBacklog(conn);
         return;
       }
     }
     while (this.waiting > 0 && conn.available) this.send(conn, this.shift()!);
+    // Requests still wait: the moment to try a lowered limit one higher (nothing else opens connections
+    // while a queue keeps every connection busy).
+    if (this.waiting > 0 && this.currentLimit < this.options.maxConns) this.pump();
     this.makeIdle(conn);
     if (this.waiting === 0 && conn.available) this.observer?.idle(this);
   }
@@ -279,12 +293,8 @@ export class Pool implements ConnectionOwner {
 
   onAccepted(conn: Connection): void {
     this.unaccepted--;
-    if (conn === this.trial) {
-      // php-fpm had a worker for one more connection: keep the higher limit, and try the next at once.
-      this.trial = null;
-      this.raiseAt = 0;
-      this.raiseDelay = RAISE_MIN_MS;
-    }
+    // During a check its worker may be the one the check let go: then only the check's outcome tells.
+    if (conn === this.trial && !this.checking) this.raised();
   }
 
   redispatch(ex: Exchange): void {
@@ -427,7 +437,7 @@ export class Pool implements ConnectionOwner {
       this.unaccepted === 0 &&
       this.trial === null &&
       !this.checking &&
-      performance.now() >= this.raiseAt
+      performance.now() >= Math.max(this.raiseAt, this.checkAt)
     );
   }
 
@@ -448,6 +458,9 @@ export class Pool implements ConnectionOwner {
       () => {
         // A worker took the probe, so every connection that was older has one too.
         for (const c of suspects) this.accept(c);
+        if (this.trial?.accepted) this.raised();
+        this.checkAt = performance.now() + this.checkPause;
+        this.checkPause = Math.min(this.checkPause * 2, CHECK_PAUSE_MAX_MS);
         this.checked(before);
       },
       (err: FpmBridgeError) => {
@@ -457,6 +470,7 @@ export class Pool implements ConnectionOwner {
           return;
         }
         // No worker free though one was just let go: each holds one of our connections.
+        this.checkPause = CHECK_PAUSE_MIN_MS;
         let served = 0;
         for (const c of this.connections) if (c.accepted) served++;
         served = Math.max(1, served);
@@ -484,6 +498,13 @@ export class Pool implements ConnectionOwner {
     }
     this.retiring = false;
     this.pump();
+  }
+
+  /** php-fpm had a worker for the trial connection: the higher limit stays, and the next may be tried now. */
+  private raised(): void {
+    this.trial = null;
+    this.raiseAt = 0;
+    this.raiseDelay = RAISE_MIN_MS;
   }
 
   /** A backlog check proved that a worker holds `conn`. */
