@@ -149,6 +149,8 @@ export class Pool implements ConnectionOwner {
   private checkPause = CHECK_PAUSE_MIN_MS;
   /** The connection opened one past a lowered limit to try it, until it is accepted or found waiting. */
   private trial: Connection | null = null;
+  /** A connection holding a worker closed while the trial waited: that worker may be the one it got. */
+  private trialBlurred = false;
   /** performance.now() from which the limit may be tried one higher, and the wait after the next failure. */
   private raiseAt = 0;
   private raiseDelay = RAISE_MIN_MS;
@@ -273,12 +275,8 @@ export class Pool implements ConnectionOwner {
       this.idle.splice(this.idle.indexOf(conn), 1);
     }
     if (!conn.accepted) this.unaccepted--;
-    if (conn === this.trial) {
-      // Gone before it showed anything (aborted, refused): back to the proven limit, and another try later.
-      this.trial = null;
-      this.currentLimit--;
-      this.raiseAt = performance.now() + this.raiseDelay;
-    }
+    else if (this.trial !== null) this.trialBlurred = true;
+    if (conn === this.trial) this.untried();
     if (this.closed) {
       if (this.drained !== null && this.stats.active === 0) {
         for (const c of this.connections) c.close();
@@ -294,7 +292,10 @@ export class Pool implements ConnectionOwner {
   onAccepted(conn: Connection): void {
     this.unaccepted--;
     // During a check its worker may be the one the check let go: then only the check's outcome tells.
-    if (conn === this.trial && !this.checking) this.raised();
+    if (conn === this.trial && !this.checking) {
+      if (this.trialBlurred) this.untried();
+      else this.raised();
+    }
   }
 
   redispatch(ex: Exchange): void {
@@ -422,7 +423,10 @@ export class Pool implements ConnectionOwner {
     });
     this.connections.add(conn);
     this.unaccepted++;
-    if (trial) this.trial = conn;
+    if (trial) {
+      this.trial = conn;
+      this.trialBlurred = false;
+    }
     return conn;
   }
 
@@ -498,6 +502,16 @@ export class Pool implements ConnectionOwner {
     }
     this.retiring = false;
     this.pump();
+  }
+
+  /**
+   * The trial showed nothing (it closed unanswered, or got a worker one of our own connections had let go):
+   * back to the proven limit, and another try after the same wait. The trial stays open as any other.
+   */
+  private untried(): void {
+    this.trial = null;
+    this.currentLimit--;
+    this.raiseAt = performance.now() + this.raiseDelay;
   }
 
   /** php-fpm had a worker for the trial connection: the higher limit stays, and the next may be tried now. */
