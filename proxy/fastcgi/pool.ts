@@ -410,6 +410,8 @@ export class Pool implements ConnectionOwner {
   }
 
   private open(): Connection | null {
+    // While a backlog check runs, a new connection would queue behind the ones in question and blur the answer.
+    if (this.checking) return null;
     let trial = false;
     if (this.connections.size >= this.currentLimit) {
       if (!this.mayRaise()) return null;
@@ -440,7 +442,6 @@ export class Pool implements ConnectionOwner {
       this.connections.size === this.currentLimit &&
       this.unaccepted === 0 &&
       this.trial === null &&
-      !this.checking &&
       performance.now() >= Math.max(this.raiseAt, this.checkAt)
     );
   }
@@ -452,9 +453,7 @@ export class Pool implements ConnectionOwner {
    */
   private checkBacklog(released: Connection): void {
     this.checking = true;
-    const before = this.currentLimit;
-    // No new connection meanwhile: it would queue behind the one in question and blur the answer.
-    this.currentLimit = this.connections.size - 1;
+    const opened = this.connections.size;
     released.close();
     const suspects: Connection[] = [];
     for (const c of this.connections) if (!c.accepted) suspects.push(c);
@@ -462,19 +461,25 @@ export class Pool implements ConnectionOwner {
       () => {
         // A worker took the probe, so every connection that was older has one too.
         for (const c of suspects) this.accept(c);
-        if (this.trial?.accepted) this.raised();
         this.checkAt = performance.now() + this.checkPause;
         this.checkPause = Math.min(this.checkPause * 2, CHECK_PAUSE_MAX_MS);
-        this.checked(before);
+        // Proven: a worker for each connection open before the release (the probe had the released one's).
+        if (this.trial !== null) {
+          if (opened >= this.currentLimit) this.raised();
+          else this.untried();
+        }
+        this.checked(this.currentLimit);
       },
       (err: FpmBridgeError) => {
         if (!(err instanceof TimeoutError)) {
-          // Refused or broken: says nothing about the backlog.
-          this.checked(before);
+          // Refused or broken: says nothing about the backlog, nor about a trial that got a worker meanwhile.
+          if (this.trial?.accepted) this.untried();
+          this.checked(this.currentLimit);
           return;
         }
         // No worker free though one was just let go: each holds one of our connections.
         this.checkPause = CHECK_PAUSE_MIN_MS;
+        const before = this.currentLimit;
         let served = 0;
         for (const c of this.connections) if (c.accepted) served++;
         served = Math.max(1, served);

@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:http';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Exchange } from '../../../proxy/fastcgi/exchange.ts';
 import { Pool } from '../../../proxy/fastcgi/pool.ts';
-import { FIXTURES_DOCROOT } from '../../support/bridge.ts';
+import { FIXTURES_DOCROOT, waitFor } from '../../support/bridge.ts';
 import { startFront, type TestFront } from '../../support/front.ts';
 import { startFpm, type TestFpm } from '../../support/php-fpm.ts';
 import { childrenOf } from '../../support/proc.ts';
@@ -158,7 +159,7 @@ describe('a php-fpm pool shared with another client', () => {
     const other = new Pool({ kind: 'unix', path: fpm.socket }, { maxConns: 2, keepConnTimeout: 60_000 });
     const f = await startFront({ fpm: [address], maxConns: 4, timeout: 10_000, healthInterval: 0 });
     try {
-      await Promise.all([hold(other), hold(other)]);
+      await Promise.all([sleepOn(other, 200).done, sleepOn(other, 200).done]);
       assert.equal(other.stats.connections, 2);
       const answers = await load(f.port, 8, 3, '/sleep.php?ms=50');
       assert.deepEqual(
@@ -187,6 +188,36 @@ describe('a php-fpm pool shared with another client', () => {
     } finally {
       other.destroy();
       await f.close();
+      await fpm.stop();
+    }
+  });
+});
+
+describe('a lowered limit tried one higher', () => {
+  it('goes back down when the trial connection got the worker of a request its client gave up on', async () => {
+    const fpm = await startFpm({ workers: 2 });
+    const pool = new Pool(
+      { kind: 'unix', path: fpm.socket },
+      { maxConns: 3, findLimit: true, keepConnTimeout: 60_000 },
+    );
+    try {
+      // Three at once: the third connection waits in the backlog, and a check finds 2 workers.
+      await Promise.all([sleepOn(pool, 100).done, sleepOn(pool, 100).done, sleepOn(pool, 100).done]);
+      await sleep(2500); // the check's second, then the second before the limit is tried one higher
+      assert.equal(pool.limit, 2);
+      // Both workers busy: a third request opens the trial connection, which waits in the backlog.
+      const a = sleepOn(pool, 1000);
+      const b = sleepOn(pool, 1000);
+      const c = sleepOn(pool, 0);
+      assert.equal(pool.limit, 3);
+      // Its client gone, `a`'s connection closes; its worker takes the trial once the script ends.
+      a.exchange.abort();
+      await assert.rejects(a.done, { code: 'FPM_BRIDGE_ERR_ABORTED' });
+      await Promise.all([b.done, c.done]);
+      // Decided at once, or by the check that b's end starts (a second at most).
+      await waitFor(() => pool.limit === 2, 'the limit back at 2');
+    } finally {
+      pool.destroy();
       await fpm.stop();
     }
   });
@@ -238,10 +269,11 @@ describe('kept connections left idle (spawned php-fpm)', () => {
   });
 });
 
-/** Runs one request on `pool` that takes a worker for 200 ms; its kept connection stays open after. */
-function hold(pool: Pool): Promise<void> {
-  return new Promise((resolve, reject) => {
-    pool.dispatch(
+/** Runs sleep.php for `ms` on `pool` (its kept connection stays open after), and the exchange to abort it. */
+function sleepOn(pool: Pool, ms: number): { done: Promise<void>; exchange: Exchange } {
+  let exchange: Exchange | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    exchange = pool.dispatch(
       {
         params: [
           'REQUEST_METHOD',
@@ -249,7 +281,7 @@ function hold(pool: Pool): Promise<void> {
           'SCRIPT_FILENAME',
           `${FIXTURES_DOCROOT}/sleep.php`,
           'QUERY_STRING',
-          'ms=200',
+          `ms=${ms}`,
         ],
         body: null,
       },
@@ -261,4 +293,5 @@ function hold(pool: Pool): Promise<void> {
       },
     );
   });
+  return { done, exchange: exchange! };
 }
