@@ -106,13 +106,14 @@ export interface PoolStats {
  * does the request sent on it. Such a connection has never had a byte back while others complete requests;
  * so does a new connection whose first script is merely slow, so the suspicion is checked: the connection
  * that just completed is closed instead of reused (its worker goes back to accept() and takes the oldest
- * connection in the backlog), then an FCGI_GET_VALUES probe connects. php-fpm accepts connections in order:
- * a probe answered means a worker was free, so nothing older waited in the backlog (and checks pause a while,
- * longer each time one finds nothing); a probe unanswered means every worker holds one of our connections, and
- * the limit becomes the number known to hold one. Connections beyond it are closed as they come free, each
- * freeing a worker for one still waiting. The limit is tried one higher again later (a pm=dynamic pool grows,
- * another client lets go of workers), when requests wait for a connection: one new connection at a time,
- * after 1 s, doubling after each try that starved, up to a minute.
+ * connection in the backlog), then an FCGI_GET_VALUES probe connects (and no other connection opens until it
+ * is answered or a second has passed). php-fpm accepts connections in order: a probe answered means a worker
+ * was free, so nothing older waited in the backlog (and checks pause a while, longer each time one finds
+ * nothing); a probe unanswered means every worker holds one of our connections, and the limit becomes the
+ * number known to hold one. Connections beyond it are closed as they come free, each freeing a worker for one
+ * still waiting. The limit is tried one higher again later (a pm=dynamic pool grows, another client lets go
+ * of workers), when requests wait for a connection: one new connection at a time, after 1 s, doubling after
+ * each try that starved, up to a minute.
  *
  * @example
  *   const pool = new Pool(parseAddress('unix:/tmp/fpm.sock'), { maxConns: 4 })
