@@ -69,7 +69,8 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   const backend = await startBackend(
     config,
     withRequestId(log, () => invocation),
-    '/tmp',
+    // recycle() ends stuck scripts: php-fpm's own timer would run on through a frozen sandbox (see there).
+    { runDir: '/tmp', restartsAfterTimeout: true },
   );
   const bridge = new Bridge(config, backend, log);
   const app = new LambdaRuntime(bridge, config, taskRoot, log);
@@ -339,7 +340,12 @@ class LambdaRuntime {
     );
   }
 
-  /** After a timeout the worker is still running the script: replace php-fpm so the next request is clean. */
+  /**
+   * After a timeout the worker is still running the script: replace php-fpm so the next request is clean.
+   * On Lambda this is what ends a stuck script, not php-fpm's request_terminate_timeout: its clock
+   * (CLOCK_MONOTONIC) runs on while the sandbox's processes are frozen between invocations, and it counts the
+   * wait on a kept connection as a request running, so on thaw it would kill the idle worker.
+   */
   private async recycle(requestId: string): Promise<void> {
     const supervisor = this.bridge.backend.supervisor;
     if (supervisor === null) return;

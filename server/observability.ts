@@ -119,6 +119,7 @@ export class Endpoints {
           address: b.address,
           up: b.up,
           connections: s.connections,
+          maxConns: b.pool.limit,
           inFlight: s.active,
           queued: s.queued,
         };

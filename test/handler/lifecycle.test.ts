@@ -294,6 +294,37 @@ describe('Lambda handler: limits and faults', () => {
   });
 });
 
+describe('Lambda handler: a sandbox frozen between invocations, with "timeout" set', () => {
+  it("keeps the worker of the kept connection: php-fpm's clock ran on through the freeze, and nothing kills on thaw", async () => {
+    const log: LogEntry[] = [];
+    const app = await start({ timeout: 1000 }, log);
+    try {
+      const dump = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.equal(dump.statusCode, 200);
+      const pool = app.bridge.backend.pools[0]!;
+      assert.equal(pool.stats.connections, 1, 'the connection is kept');
+      const master = app.bridge.backend.supervisor!.pid!;
+      const workers = childrenOf(master);
+      // Lambda freezes the sandbox's processes; php-fpm's master and worker here, for 3 s: past the 2 s
+      // (timeout + 1 s) a request_terminate_timeout would allow, as a frozen Lambda is for minutes.
+      process.kill(-master, 'SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      process.kill(-master, 'SIGCONT');
+      // The master's check (every third of request_terminate_timeout) runs on thaw: time to kill, if it would.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.deepEqual(childrenOf(master), workers);
+      assert.deepEqual(
+        log.filter((e) => /execution timed out/.test(e.msg ?? '')),
+        [],
+      );
+      const next = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.equal(next.statusCode, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
 describe('Lambda handler: failOn5xx', () => {
   it('fails the invocation when PHP answers 5xx', async () => {
     const app = await start({ failOn5xx: true });

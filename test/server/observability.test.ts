@@ -232,6 +232,7 @@ describe('standalone front: health endpoint', () => {
           address: f.t.bridge.backend.backends[0]!.address,
           up: true,
           connections: 0,
+          maxConns: 2,
           inFlight: 0,
           queued: 0,
         },
@@ -257,7 +258,14 @@ describe('standalone front: health endpoint', () => {
         status: 'unavailable',
         phpFpm: 'external',
         backends: [
-          { address: 'unix:/nonexistent/php-fpm.sock', up: false, connections: 0, inFlight: 0, queued: 0 },
+          {
+            address: 'unix:/nonexistent/php-fpm.sock',
+            up: false,
+            connections: 0,
+            maxConns: 5,
+            inFlight: 0,
+            queued: 0,
+          },
         ],
       });
       const metrics = (await get(f.port, '/fpm-bridge/metrics')).body;
