@@ -16,14 +16,25 @@
  * needs. The fronts run interleaved (workload → concurrency → every front, the order rotating each step), so a
  * burst of other load on this shared machine is spread over all of them.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect, createServer } from 'node:net';
+import { spawn, spawnSync } from 'node:child_process';
+import { accessSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
+import {
+  type Daemon,
+  findTool,
+  freePort,
+  killGroup,
+  live,
+  type PeerSetup,
+  spawnDaemon,
+  startPeer,
+  stopDaemon,
+  waitForPort,
+} from './peers.ts';
 import { benchFpm, list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -83,100 +94,9 @@ const TOOLS = ['nginx', 'haproxy', 'wrk'] as const;
 /** wrk's per-request timeout: a request slower than this is a socket error, not a latency sample. */
 const WRK_TIMEOUT = '10s';
 
-// ---- processes ----
-
-/** Every process this script started and has not seen exit: killed on any way out (error, Ctrl-C). */
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) killGroup(child, 'SIGKILL');
-});
-
-interface Daemon {
-  child: ChildProcess;
-  /** The last lines it printed, for error messages. */
-  output: string[];
-  exited: Promise<void>;
-}
-
-/**
- * Spawns a front in a process group of its own, so stopping it also stops the workers it forked (nginx's
- * master and worker) and a Ctrl-C in the terminal reaches only this script, which then stops everything.
- */
-function spawnDaemon(command: string, args: readonly string[], cwd: string, env = process.env): Daemon {
-  const child = spawn(command, args, { cwd, env, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
-  const output: string[] = [];
-  const keep = (chunk: Buffer) => {
-    output.push(...chunk.toString().split('\n').filter(Boolean));
-    output.splice(0, Math.max(0, output.length - 20));
-  };
-  child.stdout!.on('data', keep);
-  child.stderr!.on('data', keep);
-  const exited = new Promise<void>((resolve) => {
-    child.once('error', (err) => {
-      output.push(err.message);
-      resolve();
-    });
-    child.once('exit', () => resolve());
-  });
-  void exited.then(() => live.delete(child));
-  return { child, output, exited };
-}
-
-function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {
-  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
-  try {
-    process.kill(-child.pid, signal);
-  } catch {
-    // Already gone.
-  }
-}
-
-/** SIGTERM (each front's fast, clean stop; fpm-bridge writes its --cpu-prof then), SIGKILL after 10 s. */
-async function stopDaemon(d: Daemon): Promise<void> {
-  killGroup(d.child, 'SIGTERM');
-  const timer = setTimeout(() => killGroup(d.child, 'SIGKILL'), 10_000);
-  await d.exited;
-  clearTimeout(timer);
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** Resolves once `port` accepts connections; rejects with the daemon's output if it exits or takes too long. */
-async function waitForPort(port: number, d: Daemon, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    if (d.child.exitCode !== null || d.child.signalCode !== null) {
-      throw new Error(`${what} exited during start:\n  ${d.output.join('\n  ')}`);
-    }
-    const up = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1');
-      s.once('connect', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (up) return;
-    if (Date.now() > deadline) throw new Error(`${what} did not listen on ${port} within 10 s`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
-
 // ---- the three fronts ----
 
-interface FrontSetup {
-  /** This run's scratch directory (configs, temp files, logs). */
-  dir: string;
-  docroot: string;
-  socket: string;
-  workers: number;
+interface FrontSetup extends PeerSetup {
   /** fpm-bridge only: write a V8 CPU profile into this directory under this name. */
   cpuProf?: { dir: string; name: string };
 }
@@ -187,113 +107,15 @@ interface RunningFront {
   daemon: Daemon;
 }
 
-/**
- * nginx as tuned for php-fpm: one worker process (the CPU budget every front gets), no access log, kept
- * FastCGI connections with the idle cache sized to the pool, and buffers large enough that neither a 100 KiB
- * response nor a 1 MiB request body goes through a temp file.
- */
-function nginxConf(s: FrontSetup, port: number): string {
-  const tmp = join(s.dir, 'nginx-tmp');
-  mkdirSync(tmp, { recursive: true });
-  return `daemon off;
-master_process on;
-worker_processes 1;
-pid ${join(s.dir, 'nginx.pid')};
-error_log stderr warn;
-${
-  // As root, nginx would run its worker as "nobody", which cannot enter the php-fpm socket's 0700 directory;
-  // as anyone else the directive is ignored with a warning, so it is only written for root.
-  process.getuid?.() === 0 ? 'user root;' : ''
-}
-events {
-  worker_connections 4096;
-}
-http {
-  access_log off;
-  client_body_temp_path ${tmp}/client;
-  fastcgi_temp_path ${tmp}/fastcgi;
-  proxy_temp_path ${tmp}/proxy;
-  uwsgi_temp_path ${tmp}/uwsgi;
-  scgi_temp_path ${tmp}/scgi;
-  # nginx closes a client connection after 1000 requests by default; wrk counts every close as a read error,
-  # and neither HAProxy nor node:http closes kept connections on a count.
-  keepalive_requests 1000000;
-  upstream php {
-    server unix:${s.socket};
-    # One idle kept connection per php-fpm worker. (A kept connection holds its worker, and nginx opens a
-    # connection per request in flight with no limit or queue — max_conns without "queue" refuses with 502 —,
-    # so above ${s.workers} requests in flight the extra connections wait in php-fpm's listen backlog until a
-    # kept one closes: keepalive_requests stays at its default 1000 so that they do get a worker.)
-    keepalive ${s.workers};
-  }
-  server {
-    listen 127.0.0.1:${port};
-    root ${s.docroot};
-    client_max_body_size 2m;
-    # The whole 1 MiB body is buffered (nginx's default mode) in memory rather than in a temp file.
-    client_body_buffer_size 2m;
-    location ~ \\.php$ {
-      include /etc/nginx/fastcgi_params;
-      fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
-      fastcgi_pass php;
-      fastcgi_keep_conn on;
-      # 16 + 16 × 16 KiB in memory: a 100 KiB response is read from php-fpm whole, without a temp file.
-      fastcgi_buffer_size 16k;
-      fastcgi_buffers 16 16k;
-    }
-  }
-}
-`;
-}
-
-/**
- * HAProxy's FastCGI application: one thread (the CPU budget every front gets), no log, kept connections
- * reused by any request, and at most one request per worker at a time — the rest queue in HAProxy.
- */
-function haproxyConf(s: FrontSetup, port: number): string {
-  return `global
-  nbthread 1
-  maxconn 4096
-
-defaults
-  mode http
-  timeout connect 5s
-  timeout client 60s
-  timeout server 60s
-  timeout queue 60s
-
-fcgi-app php
-  docroot ${s.docroot}
-  index index.php
-  path-info ^(/.+\\.php)(/.*)?$
-  # FCGI_KEEP_CONN: php-fpm keeps the connection open after each response.
-  option keep-conn
-
-frontend http
-  bind 127.0.0.1:${port}
-  maxconn 4096
-  default_backend php
-
-backend php
-  use-fcgi-app php
-  # Idle kept connections serve any client's next request, not only the one that opened them.
-  http-reuse always
-  server fpm unix@${s.socket} proto fcgi maxconn ${s.workers}
-`;
-}
-
 async function startFront(name: FrontName, s: FrontSetup): Promise<RunningFront> {
   const port = await freePort();
+  const url = `http://127.0.0.1:${port}`;
+  if (name === 'nginx' || name === 'haproxy') {
+    const daemon = await startPeer(name, s, port);
+    return { url, pid: daemon.child.pid!, daemon };
+  }
   let daemon: Daemon;
-  if (name === 'nginx') {
-    const conf = join(s.dir, 'nginx.conf');
-    writeFileSync(conf, nginxConf(s, port));
-    daemon = spawnDaemon(tool('nginx'), ['-e', 'stderr', '-p', s.dir, '-c', conf], s.dir);
-  } else if (name === 'haproxy') {
-    const conf = join(s.dir, 'haproxy.cfg');
-    writeFileSync(conf, haproxyConf(s, port));
-    daemon = spawnDaemon(tool('haproxy'), ['-db', '-f', conf], s.dir);
-  } else if (name === 'node-floor') {
+  if (name === 'node-floor') {
     daemon = spawnDaemon(
       process.execPath,
       [
@@ -334,7 +156,7 @@ async function startFront(name: FrontName, s: FrontSetup): Promise<RunningFront>
     await stopDaemon(daemon);
     throw err;
   }
-  return { url: `http://127.0.0.1:${port}`, pid: daemon.child.pid!, daemon };
+  return { url, pid: daemon.child.pid!, daemon };
 }
 
 /** One request through the front: null if it answers 200 with exactly the expected body, else what is wrong. */
@@ -679,20 +501,6 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follo
   was tried earlier and was slower (424 → 286 req/s at c=32).`;
 
 // ---- setup ----
-
-/** The binary's path on PATH or in the sbin directories (not on a non-root user's PATH), else null. */
-function findTool(name: string): string | null {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/sbin', '/usr/local/sbin'];
-  for (const dir of dirs.filter(Boolean)) {
-    try {
-      accessSync(join(dir, name), constants.X_OK);
-      return join(dir, name);
-    } catch {
-      // Not in this directory.
-    }
-  }
-  return null;
-}
 
 const toolPaths = new Map<string, string>();
 function tool(name: (typeof TOOLS)[number]): string {

@@ -1,6 +1,5 @@
 import type { Architecture, Runtime } from '@aws-sdk/client-lambda';
 import type { LayerContent, PublishedLayer } from '../layer/publish.ts';
-import { readZipEntry } from '../layer/zip.ts';
 import { UsageError } from '../proxy/errors.ts';
 import { parseCommand } from './args.ts';
 import { DEFAULT_LAYER_DIR } from './layer-build.ts';
@@ -8,8 +7,6 @@ import { DEFAULT_LAYER_DIR } from './layer-build.ts';
 /** What `fpm-bridge layer build` writes when given no --out. */
 const DEFAULT_ZIP = `${DEFAULT_LAYER_DIR}/layer.zip`;
 const DEFAULT_NAME = 'fpm-bridge-php-82';
-/** The runtimes fpm-bridge's handler supports (Node 20 is past its end of life on Lambda). */
-const DEFAULT_RUNTIMES = 'nodejs22.x,nodejs24.x';
 
 const PUBLISH_USAGE = `Usage: fpm-bridge layer publish [options]
 
@@ -24,7 +21,7 @@ Options:
   --region REGION       AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS profile's)
   --arch ARCH           x86_64 or arm64: what the layer was built for (default: what the zip's
                         share/fpm-bridge/layer.json says, else x86_64)
-  --runtimes LIST       compatible runtimes, comma-separated (default ${DEFAULT_RUNTIMES})
+  --runtimes LIST       compatible runtimes, comma-separated (default nodejs22.x,nodejs24.x)
   --description TEXT    layer version description
   --license TEXT        license info: an SPDX identifier or a URL
   --public              let every AWS account use this layer version
@@ -50,7 +47,7 @@ export async function layerPublish(
       name: { type: 'string' },
       region: { type: 'string' },
       arch: { type: 'string' },
-      runtimes: { type: 'string', default: DEFAULT_RUNTIMES },
+      runtimes: { type: 'string' },
       description: { type: 'string' },
       license: { type: 'string' },
       public: { type: 'boolean', default: false },
@@ -64,12 +61,19 @@ export async function layerPublish(
   }
   // Loaded here rather than at the top (and kept lazy in the dist/cli.js bundle): the AWS SDK is over half
   // of the CLI's code, and the other commands should not pay for loading it.
-  const [sdk, { makeLayerPublic, publishLayer, readLayerZip }, { awsError, lambdaClient }] =
-    await Promise.all([import('@aws-sdk/client-lambda'), import('../layer/publish.ts'), import('./aws.ts')]);
+  const [
+    sdk,
+    { LAYER_RUNTIMES, layerManifest, makeLayerPublic, publishLayer, readLayerZip },
+    { awsError, lambdaClient },
+  ] = await Promise.all([
+    import('@aws-sdk/client-lambda'),
+    import('../layer/publish.ts'),
+    import('./aws.ts'),
+  ]);
   if (values.arch !== undefined && !Object.values<string>(sdk.Architecture).includes(values.arch)) {
     throw new UsageError(`invalid --arch "${values.arch}" — expected x86_64 or arm64`);
   }
-  const runtimes = values.runtimes.split(',').map((r) => r.trim());
+  const runtimes = values.runtimes?.split(',').map((r) => r.trim()) ?? LAYER_RUNTIMES;
   for (const r of runtimes) {
     if (!Object.values<string>(sdk.Runtime).includes(r)) {
       throw new UsageError(
@@ -80,7 +84,7 @@ export async function layerPublish(
   const content = layerContent(values.zip, values['s3-bucket'], values['s3-key'], readLayerZip);
   // A zip from "layer build" says what it was built for: an arm64 layer labelled x86_64 would deploy and
   // then fail to exec php-fpm.
-  const built = 'zipFile' in content ? builtFor(content.zipFile) : null;
+  const built = 'zipFile' in content ? (layerManifest(content.zipFile)?.arch ?? null) : null;
   if (values.arch !== undefined && built !== null && values.arch !== built) {
     throw new UsageError(
       `--arch ${values.arch}, but the zip was built for ${built} (its share/fpm-bridge/layer.json) — drop --arch, or build for ${values.arch}`,
@@ -113,18 +117,6 @@ export async function layerPublish(
     }
   } finally {
     client.destroy();
-  }
-}
-
-/** The architecture a zip from "layer build" names in its manifest, or null (another zip, or none). */
-function builtFor(zipFile: Uint8Array): string | null {
-  const manifest = readZipEntry(zipFile, 'share/fpm-bridge/layer.json');
-  if (manifest === null) return null;
-  try {
-    const arch = (JSON.parse(manifest.toString('utf8')) as { arch?: unknown }).arch;
-    return arch === 'x86_64' || arch === 'arm64' ? arch : null;
-  } catch {
-    return null;
   }
 }
 

@@ -1,6 +1,8 @@
 import type { Context } from 'aws-lambda';
+import { byteString } from '../proxy/byte-strings.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { BadEventError, BadRequestError } from '../proxy/errors.ts';
+import { trimOws } from '../proxy/header-fields.ts';
 
 /** What an adapter needs from the configuration. */
 export interface AdapterOptions {
@@ -140,19 +142,24 @@ export function lambdaRequest(parts: RequestParts, options: AdapterOptions): Lam
   checkStrings(parts);
   const { headers, method, body } = parts;
   applyForwardedHost(headers, options);
-  // The header comes from the load balancer, but a client can send one too; anything but a port is ignored.
-  const forwarded = Number(headers.get('x-forwarded-port'));
-  const port = Number.isInteger(forwarded) && forwarded > 0 && forwarded < 65_536 ? forwarded : null;
+  // The header comes from the load balancer, but a client can send one too; anything but a port's digits is
+  // ignored (Number() would also take "0x1bb", "4.43e2" and Unicode spaces around them).
+  const value = trimOws(headers.get('x-forwarded-port') ?? '');
+  const forwarded = /^\d{1,5}$/.test(value) ? Number(value) : 0;
+  const port = forwarded > 0 && forwarded < 65_536 ? forwarded : null;
+  // An event's fields are text; the core takes the bytes the client sent, which are their UTF-8 encoding.
+  const path = byteString(parts.path);
+  const query = byteString(parts.query);
   return {
     request: {
-      method,
-      uri: requestUri(parts.path, parts.query),
-      path: parts.path,
-      query: parts.query,
-      headers: headers.flat,
-      protocol: parts.protocol,
+      method: byteString(method),
+      uri: requestUri(path, query),
+      path,
+      query,
+      headers: headers.flat.map(byteString),
+      protocol: byteString(parts.protocol),
       https: parts.https,
-      remoteAddress: parts.remoteAddress,
+      remoteAddress: byteString(parts.remoteAddress),
       remotePort: null,
       serverAddress: '',
       serverPort: port ?? (parts.https ? 443 : 80),
@@ -206,7 +213,7 @@ export function stripBasePath(path: string, basePath: string): string {
 function applyForwardedHost(headers: HeaderList, options: AdapterOptions): void {
   if (!options.trustForwardedHost) return;
   const forwarded = headers.get('x-forwarded-host');
-  if (forwarded !== undefined && forwarded !== '') headers.set('Host', forwarded.split(',')[0]!.trim());
+  if (forwarded !== undefined && forwarded !== '') headers.set('Host', trimOws(forwarded.split(',')[0]!));
 }
 
 /** `path?query` as REQUEST_URI, without a dangling `?`. */

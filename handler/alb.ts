@@ -1,4 +1,5 @@
 import type { ALBEvent, ALBResult, Context } from 'aws-lambda';
+import { trimOws } from '../proxy/header-fields.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import {
   type AdapterOptions,
@@ -41,7 +42,7 @@ export const alb: EventAdapter<ALBEvent, ALBResult> = {
         headers,
         protocol: 'HTTP/1.1',
         https: headers.get('x-forwarded-proto') === 'https',
-        remoteAddress: forwardedFor.slice(forwardedFor.lastIndexOf(',') + 1).trim(),
+        remoteAddress: trimOws(forwardedFor.slice(forwardedFor.lastIndexOf(',') + 1)),
         body: eventBody(event.body, event.isBase64Encoded),
       },
       options,

@@ -1,4 +1,12 @@
-import { type CgiHead, headerValue, headerValues, withoutHeader } from '../proxy/cgi/response.ts';
+import type { CgiHead } from '../proxy/cgi/response.ts';
+import {
+  headerField,
+  headerValue,
+  headerValues,
+  listItems,
+  trimOws,
+  withoutHeader,
+} from '../proxy/header-fields.ts';
 import { bodiless } from '../proxy/status.ts';
 import type { EncodedResponse } from './adapter.ts';
 
@@ -33,7 +41,7 @@ export class TextTypes {
 
   has(contentType: string): boolean {
     const semi = contentType.indexOf(';');
-    const type = (semi < 0 ? contentType : contentType.slice(0, semi)).trim().toLowerCase();
+    const type = trimOws(semi < 0 ? contentType : contentType.slice(0, semi)).toLowerCase();
     if (this.exact.has(type)) return true;
     for (const p of this.prefixes) if (type.startsWith(p)) return true;
     for (const s of this.suffixes) if (type.endsWith(s)) return true;
@@ -60,7 +68,7 @@ export function withoutWrongLength(
 ): { head: CgiHead; wrong: string | null } {
   if (bodiless(isHead, head.status)) return { head, wrong: null };
   const declared = headerValues(head.headers, 'content-length');
-  if (declared.length === 0 || (declared.length === 1 && declared[0]!.trim() === String(length))) {
+  if (declared.length === 0 || (declared.length === 1 && declared[0] === String(length))) {
     return { head, wrong: null };
   }
   return {
@@ -120,8 +128,8 @@ export function encodeResponse(
 
 /**
  * Compresses the body with the best encoding the client accepts (br, then gzip) and returns the response
- * with Content-Encoding set and Content-Length dropped, or null when the client accepts neither or PHP
- * already encoded the body.
+ * with Content-Encoding set, Content-Length dropped and Vary naming Accept-Encoding, or null when the client
+ * accepts neither or PHP already encoded the body.
  */
 export async function compressResponse(
   head: CgiHead,
@@ -143,9 +151,15 @@ export async function compressResponse(
         })
       : zlib.gzipSync(body, { level: 6 });
   const headers = withoutHeader(head.headers, 'content-length');
-  headers.push('Content-Encoding', encoding, 'Vary', 'Accept-Encoding');
+  headers.push('Content-Encoding', encoding);
+  // Once: PHP may vary on Accept-Encoding already, or on everything (`*`).
+  const varies = listItems(headerField(head.headers, 'vary')?.toLowerCase());
+  if (!varies.includes('accept-encoding') && !varies.includes('*')) headers.push('Vary', 'Accept-Encoding');
   return { status: head.status, statusText: head.statusText, headers, body: compressed };
 }
+
+/** A weight (RFC 9110 §12.4.2): q=0 to q=1 with at most three decimals. */
+const QVALUE = /^q=(?:0(?:\.\d{0,3})?|1(?:\.0{0,3})?)$/;
 
 /**
  * The coding to compress with for an Accept-Encoding (RFC 9110 §12.5.3): br or gzip (`x-gzip` is gzip),
@@ -154,12 +168,14 @@ export async function compressResponse(
  */
 export function preferredEncoding(header: string): 'br' | 'gzip' | null {
   const q = new Map<string, number>();
-  for (const part of header.split(',')) {
-    const [token, ...params] = part.trim().toLowerCase().split(';');
-    if (token === undefined || token === '') continue;
-    const weight = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
-    const value = weight === undefined ? 1 : Number(weight.slice(2));
-    q.set(token === 'x-gzip' ? 'gzip' : token, Number.isFinite(value) ? value : 0);
+  for (const part of listItems(header.toLowerCase())) {
+    const [coding, ...params] = part.split(';');
+    const token = trimOws(coding!);
+    if (token === '') continue;
+    const weight = params.map(trimOws).find((p) => p.startsWith('q='));
+    // A weight that is no qvalue (RFC 9110 §12.4.2) refuses, rather than reading "q=0x1" as 1.
+    const value = weight === undefined ? 1 : QVALUE.test(weight) ? Number(weight.slice(2)) : 0;
+    q.set(token === 'x-gzip' ? 'gzip' : token, value);
   }
   const any = q.get('*') ?? 0;
   const br = q.get('br') ?? any;

@@ -4,12 +4,13 @@ import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
 import { startBackend } from '../proxy/backend.ts';
 import { Bridge, type ScriptRoute } from '../proxy/bridge.ts';
-import { headersAsText } from '../proxy/cgi/header-text.ts';
-import { type CgiHead, flatHeaders, headerField } from '../proxy/cgi/response.ts';
+import { byteString, headersAsText, headerText } from '../proxy/byte-strings.ts';
+import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Route } from '../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../proxy/config.ts';
 import { AbortedError, BadEventError, FpmBridgeError, TimeoutError } from '../proxy/errors.ts';
 import { appIniDir } from '../proxy/fpm/layer.ts';
+import { flatHeaders, headerField } from '../proxy/header-fields.ts';
 import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
 import { type StaticAnswer, staticAnswer } from '../proxy/static-answer.ts';
 import { bodiless, errorText, reasonPhrase } from '../proxy/status.ts';
@@ -68,7 +69,8 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   const backend = await startBackend(
     config,
     withRequestId(log, () => invocation),
-    '/tmp',
+    // recycle() ends stuck scripts: php-fpm's own timer would run on through a frozen sandbox (see there).
+    { runDir: '/tmp', restartsAfterTimeout: true },
   );
   const bridge = new Bridge(config, backend, log);
   const app = new LambdaRuntime(bridge, config, taskRoot, log);
@@ -286,8 +288,10 @@ class LambdaRuntime {
       return { kind: 'reply', response: this.errorResponse(err, context.awsRequestId), head };
     }
     if (route.kind === 'redirect') {
-      const text = `308 Permanent Redirect to ${route.location}\n`;
-      return { kind: 'reply', response: plain(308, text, ['Location', route.location]), head };
+      // The location keeps the query's bytes; JSON carries text.
+      const location = headerText(route.location);
+      const text = `308 Permanent Redirect to ${location}\n`;
+      return { kind: 'reply', response: plain(308, text, ['Location', location]), head };
     }
     if (route.kind === 'static') {
       const answer = staticAnswer(
@@ -313,9 +317,9 @@ class LambdaRuntime {
     // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
     lr.request.extraParams = [
       'LAMBDA_INVOCATION_CONTEXT',
-      JSON.stringify(context),
+      byteString(JSON.stringify(context)),
       'LAMBDA_REQUEST_CONTEXT',
-      JSON.stringify(requestContext ?? {}),
+      byteString(JSON.stringify(requestContext ?? {})),
     ];
     return lr;
   }
@@ -336,7 +340,12 @@ class LambdaRuntime {
     );
   }
 
-  /** After a timeout the worker is still running the script: replace php-fpm so the next request is clean. */
+  /**
+   * After a timeout the worker is still running the script: replace php-fpm so the next request is clean.
+   * On Lambda this is what ends a stuck script, not php-fpm's request_terminate_timeout: its clock
+   * (CLOCK_MONOTONIC) runs on while the sandbox's processes are frozen between invocations, and it counts the
+   * wait on a kept connection as a request running, so on thaw it would kill the idle worker.
+   */
   private async recycle(requestId: string): Promise<void> {
     const supervisor = this.bridge.backend.supervisor;
     if (supervisor === null) return;
@@ -361,10 +370,11 @@ class LambdaRuntime {
     const body = Buffer.from(JSON.stringify(event));
     const scriptName = `/${script.replace(/^\/+/, '')}`;
     const route: ScriptRoute = { kind: 'script', scriptName, pathInfo: '' };
+    const target = byteString(scriptName);
     const request = {
       method: 'POST',
-      uri: scriptName,
-      path: scriptName,
+      uri: target,
+      path: target,
       query: '',
       headers: ['Content-Type', 'application/json'],
       protocol: 'HTTP/1.1',
@@ -374,7 +384,7 @@ class LambdaRuntime {
       serverAddress: '',
       serverPort: 0,
       contentLength: body.length,
-      extraParams: ['LAMBDA_INVOCATION_CONTEXT', JSON.stringify(context)],
+      extraParams: ['LAMBDA_INVOCATION_CONTEXT', byteString(JSON.stringify(context))],
     };
     const timeout = this.deadline(context);
     if (timeout === null) throw this.outOfTime(context);

@@ -12,10 +12,14 @@
  *       php: public          # the docroot, relative to serverless.yml
  *       events: [{ httpApi: '*' }]
  */
-import { copyFileSync, mkdirSync, statSync } from 'node:fs';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
+import type { LambdaClientConfig } from '@aws-sdk/client-lambda';
+import type { LambdaArch } from '../layer/debian.ts';
 import { SETTINGS } from '../proxy/config.ts';
 import { ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import type { LayerAws } from './serverless-layer.ts';
 
 /**
  * Where the handler bundle is copied in the service folder, so that the package carries it (a file outside
@@ -53,6 +57,7 @@ export interface FunctionConfig {
   handler?: string;
   image?: unknown;
   runtime?: string;
+  architecture?: string;
   memorySize?: number;
   timeout?: number;
   layers?: unknown[];
@@ -61,10 +66,23 @@ export interface FunctionConfig {
   package?: { individually?: boolean; patterns?: string[] };
 }
 
+/** `custom.fpmBridge` in serverless.yml. */
+export interface PluginSettings {
+  /** The PHP layer's ARN (or a CloudFormation reference to one); none: `serverless deploy` provides it. */
+  layer?: unknown;
+  /** A zip from "fpm-bridge layer build" for `serverless deploy` to publish instead of building one. */
+  layerZip?: string;
+  /** The PHP version of the layer `serverless deploy` builds. */
+  php?: string;
+  /** Where a layer zip over 50 MiB is staged for PublishLayerVersion (default: the deployment bucket). */
+  layerBucket?: string;
+}
+
 /** The service as the framework holds it after variables are resolved. */
 export interface ServiceConfig {
   provider: {
     runtime?: string;
+    architecture?: string;
     memorySize?: number;
     timeout?: number;
     layers?: unknown[];
@@ -72,14 +90,43 @@ export interface ServiceConfig {
   };
   package?: { individually?: boolean; patterns?: string[] };
   functions?: Record<string, FunctionConfig>;
-  custom?: { fpmBridge?: { layer?: unknown } };
+  custom?: { fpmBridge?: PluginSettings };
+}
+
+/**
+ * What the plugin uses of the framework's AWS provider: osls hands out SDK v3 client settings, Serverless
+ * Framework v3 its SDK v2 credentials.
+ */
+interface AwsProvider {
+  getRegion(): string;
+  getAwsSdkV3Config?(): Promise<{ credentials?: LambdaClientConfig['credentials'] }>;
+  getCredentials?(): { credentials?: SdkV2Credentials };
+  /** provider.deploymentBucket, else the stack's (DescribeStackResource: fails before the first deploy). */
+  getServerlessDeploymentBucketName(): Promise<string>;
+}
+
+/** An AWS SDK v2 `Credentials` object, as far as it is read here. */
+interface SdkV2Credentials {
+  accessKeyId: string;
+  secretAccessKey: string;
+  sessionToken?: string;
+  /** Refreshes expired credentials (SDK v2's providers resolve lazily). */
+  getPromise?(): Promise<void>;
+}
+
+/** The writers the framework gives external plugins (v3 and osls alike). */
+interface PluginUtils {
+  log?: { notice(text: string): void; info(text: string): void };
+  progress?: { create(options: { message: string }): { update(message: string): void; remove(): void } };
 }
 
 /** What the plugin uses of the framework's `serverless` object. */
 interface Serverless {
   serviceDir: string;
   service: ServiceConfig;
-  configurationInput: { custom?: { fpmBridge?: { layer?: unknown } } } | null;
+  configurationInput: { custom?: { fpmBridge?: PluginSettings } } | null;
+  processedInput: { commands: string[] };
+  getProvider(name: 'aws'): AwsProvider;
   configSchemaHandler: {
     defineFunctionProperties(provider: string, schema: object): void;
     defineCustomProperties(schema: object): void;
@@ -158,17 +205,32 @@ function isPhpLayer(layer: unknown): boolean {
   return /php/i.test(typeof layer === 'string' ? (layer.split(':')[6] ?? layer) : JSON.stringify(layer));
 }
 
-/** Before packaging: every PHP function must have a layer with php-fpm (offline runs the local one). */
+/** Whether a function lists a PHP layer (its own layers, else the provider's). */
+function hasPhpLayer(service: ServiceConfig, name: string): boolean {
+  return (service.functions?.[name]?.layers ?? service.provider.layers ?? []).some(isPhpLayer);
+}
+
+/**
+ * Before packaging without deploying: every PHP function must have a layer with php-fpm (offline runs the
+ * local one). `serverless deploy` provides the layer itself; `serverless package` cannot know its ARN.
+ */
 export function checkLayers(service: ServiceConfig, names: Iterable<string>): void {
-  for (const name of names) {
-    const layers = service.functions?.[name]?.layers ?? service.provider.layers ?? [];
-    if (layers.length > 0) continue;
-    throw new ConfigError(
-      `function "${name}" has no PHP layer — publish one (fpm-bridge layer publish) and pass its ARN with ` +
-        '--param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer ' +
-        "(Bref v3's php-82, say) under the function's layers",
-    );
-  }
+  for (const name of names) if (!hasPhpLayer(service, name)) throw noLayerError(name);
+}
+
+function noLayerError(name: string): ConfigError {
+  return new ConfigError(
+    `function "${name}" has no PHP layer — "serverless deploy" publishes one itself; to package without deploying, pass a published layer's ARN with ` +
+      '--param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer ' +
+      "(Bref v3's php-82, say) under the function's layers",
+  );
+}
+
+/** The Lambda architecture a function runs on. */
+function archOf(service: ServiceConfig, name: string): LambdaArch {
+  const arch = service.functions?.[name]?.architecture ?? service.provider.architecture ?? 'x86_64';
+  // The framework's schema allows only these two.
+  return arch === 'arm64' ? 'arm64' : 'x86_64';
 }
 
 function docrootOf(name: string, value: unknown, serviceDir: string): string {
@@ -226,13 +288,15 @@ function isDir(path: string): boolean {
 
 /** The plugin the framework instantiates for `plugins: [fpm-bridge]`. */
 export default class FpmBridgePlugin {
-  readonly hooks: Record<string, () => void>;
+  readonly hooks: Record<string, () => Promise<void>>;
   readonly #serverless: Serverless;
+  readonly #utils: PluginUtils;
   /** PHP functions → docroot relative to the service folder; filled once the configuration is final. */
   #docroots = new Map<string, string>();
 
-  constructor(serverless: Serverless, options: { function?: string } = {}) {
+  constructor(serverless: Serverless, options: { function?: string } = {}, utils: PluginUtils = {}) {
     this.#serverless = serverless;
+    this.#utils = utils;
     // Declared so that validation accepts the settings instead of warning about unknown properties.
     serverless.configSchemaHandler.defineFunctionProperties('aws', {
       properties: { php: { type: 'string', minLength: 1 } },
@@ -241,8 +305,13 @@ export default class FpmBridgePlugin {
       properties: {
         fpmBridge: {
           type: 'object',
-          // An ARN, a CloudFormation reference to a layer, or null (none: the function must list one).
-          properties: { layer: { anyOf: [{ type: 'string' }, { type: 'object' }, { type: 'null' }] } },
+          properties: {
+            // An ARN, a CloudFormation reference to a layer, or null (none: deploy provides one).
+            layer: { anyOf: [{ type: 'string' }, { type: 'object' }, { type: 'null' }] },
+            layerZip: { type: 'string', minLength: 1 },
+            php: { type: 'string', pattern: '^\\d+\\.\\d+$' },
+            layerBucket: { type: 'string', minLength: 3 },
+          },
           additionalProperties: false,
         },
       },
@@ -251,8 +320,8 @@ export default class FpmBridgePlugin {
     if (serverless.configurationInput?.custom?.fpmBridge?.layer === undefined) {
       serverless.extendConfiguration(['custom', 'fpmBridge', 'layer'], LAYER_VARIABLE);
     }
-    const forPackage = this.#guard(() => {
-      checkLayers(serverless.service, this.#docroots.keys());
+    const forPackage = this.#guard(async () => {
+      await this.#provideLayers();
       this.#copyHandler();
     });
     const forOffline = this.#guard(() => this.#useLocalDocroots());
@@ -278,6 +347,156 @@ export default class FpmBridgePlugin {
     };
   }
 
+  /**
+   * Gives PHP functions that list no PHP layer the one `serverless deploy` provides (see
+   * infra/serverless-layer.ts), one per architecture. `serverless package` only looks for the published twin
+   * of custom.fpmBridge.layerZip, and otherwise says how to give an ARN. On deploy, a layer ARN given is
+   * checked first: a wrong one fails here, named, instead of in CloudFormation after a rollback.
+   */
+  async #provideLayers(): Promise<void> {
+    const service = this.#serverless.service;
+    const deploying = this.#serverless.processedInput.commands[0] === 'deploy';
+    const settings = service.custom?.fpmBridge ?? {};
+    const missing = [...this.#docroots.keys()].filter((name) => !hasPhpLayer(service, name));
+    if (missing.length === 0) {
+      if (deploying && typeof settings.layer === 'string') await this.#checkGivenLayer(settings.layer);
+      return;
+    }
+    if (!deploying && settings.layerZip === undefined) checkLayers(service, missing);
+    const byArch = new Map<LambdaArch, string[]>();
+    for (const name of missing) {
+      const arch = archOf(service, name);
+      byArch.set(arch, [...(byArch.get(arch) ?? []), name]);
+    }
+    const aws = await this.#aws(settings);
+    try {
+      for (const [arch, names] of byArch) {
+        const layer = await this.#layerFor(arch, settings, aws, deploying);
+        if (layer === null) throw noLayerError(names[0]!);
+        for (const name of names) {
+          const fn = service.functions![name]!;
+          fn.layers = [...(fn.layers ?? service.provider.layers ?? []), layer];
+        }
+      }
+    } finally {
+      aws.lambda.destroy();
+    }
+  }
+
+  /** The ARN of the layer for `arch`: custom.fpmBridge.layerZip's, or one built now (only when publishing). */
+  async #layerFor(
+    arch: LambdaArch,
+    settings: PluginSettings,
+    aws: LayerAws,
+    publish: boolean,
+  ): Promise<string | null> {
+    const { provideLayer } = await import('./serverless-layer.ts');
+    const log = (line: string) => this.#utils.log?.notice(`fpm-bridge: ${line}`);
+    if (settings.layerZip !== undefined) {
+      const zip = resolve(this.#serverless.serviceDir, settings.layerZip);
+      return (await provideLayer(zip, arch, aws, log, publish))?.arn ?? null;
+    }
+    const [{ buildLayer, PHP_VERSIONS }, { DEFAULT_EXTENSIONS }] = await Promise.all([
+      import('../layer/build.ts'),
+      import('../layer/extensions.ts'),
+    ]);
+    const php = settings.php ?? PHP_VERSIONS[0];
+    const progress = this.#utils.progress?.create({ message: `fpm-bridge: building the PHP ${php} layer` });
+    // Built outside the service folder, which the framework would package, and removed once published.
+    const out = mkdtempSync(join(tmpdir(), 'fpm-bridge-layer-'));
+    try {
+      const report = await buildLayer({
+        out,
+        php,
+        extensions: [...DEFAULT_EXTENSIONS],
+        arch,
+        onProgress: (line) => {
+          progress?.update(`fpm-bridge: PHP ${php} layer for ${arch}: ${line}`);
+          this.#utils.log?.info(`fpm-bridge: ${line}`);
+        },
+      });
+      progress?.update(`fpm-bridge: publishing the PHP ${php} layer for ${arch}`);
+      return (await provideLayer(report.zip, arch, aws, log, publish))?.arn ?? null;
+    } finally {
+      progress?.remove();
+      rmSync(out, { recursive: true, force: true });
+    }
+  }
+
+  /** A layer ARN given must exist where the service deploys, for the functions' architecture. */
+  async #checkGivenLayer(arn: string): Promise<void> {
+    const [{ GetLayerVersionCommand }, { awsError }] = await Promise.all([
+      import('@aws-sdk/client-lambda'),
+      import('../cli/aws.ts'),
+    ]);
+    const aws = await this.#aws({});
+    // GetLayerVersion, not GetLayerVersionByArn (the same on AWS): moto answers the latter, for a version
+    // it does not have, with an error the SDK cannot parse. The ARN's form was checked by wireService.
+    const colon = arn.lastIndexOf(':');
+    const version = { LayerName: arn.slice(0, colon), VersionNumber: Number(arn.slice(colon + 1)) };
+    try {
+      const layer = await aws.lambda.send(new GetLayerVersionCommand(version)).catch((err) => {
+        if ((err as Error).name !== 'ResourceNotFoundException')
+          throw awsError(err, `GetLayerVersion ${arn}`);
+        throw new ConfigError(
+          `the PHP layer ${arn} does not exist in ${aws.region}, or this account may not use it — check --param="phpLayer=…", FPM_BRIDGE_LAYER_ARN or custom.fpmBridge.layer, or give none and let "serverless deploy" publish one`,
+        );
+      });
+      const archs = layer.CompatibleArchitectures ?? [];
+      for (const name of this.#docroots.keys()) {
+        const arch = archOf(this.#serverless.service, name);
+        if (archs.length === 0 || archs.includes(arch)) continue;
+        throw new ConfigError(
+          `function "${name}" runs on ${arch}, but the PHP layer ${arn} is for ${archs.join(', ')} — give a layer built for ${arch}, or set the function's architecture`,
+        );
+      }
+    } finally {
+      aws.lambda.destroy();
+    }
+  }
+
+  /** Lambda (and S3, for large zips) with the framework's region and credentials. */
+  async #aws(settings: PluginSettings): Promise<LayerAws> {
+    const provider = this.#serverless.getProvider('aws');
+    const region = provider.getRegion();
+    const credentials = await frameworkCredentials(provider);
+    const { LambdaClient } = await import('@aws-sdk/client-lambda');
+    return {
+      lambda: new LambdaClient({ region, credentials }),
+      region,
+      stage: async (key, zip) => {
+        const [{ S3Client, PutObjectCommand, DeleteObjectCommand }, { awsError }] = await Promise.all([
+          import('@aws-sdk/client-s3'),
+          import('../cli/aws.ts'),
+        ]);
+        const bucket =
+          settings.layerBucket ??
+          (await provider.getServerlessDeploymentBucketName().catch((err: unknown) => {
+            throw new ConfigError(
+              `the layer zip is over 50 MiB, so PublishLayerVersion must take it from S3, and the service has no deployment bucket yet (${(err as Error).message}) — name a bucket in ${region} with custom.fpmBridge.layerBucket or provider.deploymentBucket`,
+              { cause: err },
+            );
+          }));
+        const s3 = new S3Client({ region, credentials });
+        await s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: zip })).catch((err: unknown) => {
+          s3.destroy();
+          throw awsError(err, `PutObject s3://${bucket}/${key}`);
+        });
+        return {
+          s3Bucket: bucket,
+          s3Key: key,
+          remove: async () => {
+            try {
+              await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+            } finally {
+              s3.destroy();
+            }
+          },
+        };
+      },
+    };
+  }
+
   /** serverless-offline runs the handler from the service folder, not /var/task: point it at the local docroot. */
   #useLocalDocroots(): void {
     this.#copyHandler();
@@ -296,14 +515,33 @@ export default class FpmBridgePlugin {
   }
 
   /** Our errors become the framework's user errors: one line with our code, no stack. */
-  #guard(step: () => void): () => void {
-    return () => {
+  #guard(step: () => void | Promise<void>): () => Promise<void> {
+    return async () => {
       try {
-        step();
+        await step();
       } catch (err) {
         if (!(err instanceof FpmBridgeError)) throw err;
         throw new this.#serverless.classes.Error(`fpm-bridge: ${err.message}`, err.code);
       }
     };
   }
+}
+
+/**
+ * The credentials the framework deploys with: osls's SDK v3 provider as it is; Serverless Framework v3's SDK
+ * v2 credentials (profile, stage-specific variables) read once resolved; none set: the SDK's own chain, as
+ * the framework itself falls back on.
+ */
+async function frameworkCredentials(provider: AwsProvider): Promise<LambdaClientConfig['credentials']> {
+  if (provider.getAwsSdkV3Config !== undefined) return (await provider.getAwsSdkV3Config()).credentials;
+  const v2 = provider.getCredentials?.().credentials;
+  if (v2 === undefined) return undefined;
+  return async () => {
+    await v2.getPromise?.();
+    return {
+      accessKeyId: v2.accessKeyId,
+      secretAccessKey: v2.secretAccessKey,
+      sessionToken: v2.sessionToken,
+    };
+  };
 }

@@ -4,15 +4,24 @@ import {
   type Architecture,
   type LambdaClient,
   PublishLayerVersionCommand,
+  paginateListLayerVersions,
   type Runtime,
 } from '@aws-sdk/client-lambda';
 import { ConfigError } from '../proxy/errors.ts';
+import type { LambdaArch } from './debian.ts';
+import { readZipEntry } from './zip.ts';
 
 /**
  * The largest zip PublishLayerVersion takes inline: 50 MiB. AWS words it as "Request must be smaller than
  * 69905067 bytes", which is 50 MiB once base64-encoded; past it the zip has to come from S3.
  */
 export const DIRECT_UPLOAD_LIMIT = 50 * 1024 * 1024;
+
+/** The runtimes fpm-bridge's handler supports, which a layer is published for (Node 20 is past its end of life on Lambda). */
+export const LAYER_RUNTIMES: readonly Runtime[] = ['nodejs22.x', 'nodejs24.x'];
+
+/** Where a zip from "fpm-bridge layer build" says what it holds. */
+const MANIFEST = 'share/fpm-bridge/layer.json';
 
 /** Where the layer's bytes come from: the zip itself, or an object already uploaded to S3. */
 export type LayerContent = { zipFile: Uint8Array } | { s3Bucket: string; s3Key: string };
@@ -36,11 +45,18 @@ export interface PublishedLayer {
   version: number;
 }
 
+/** What a layer zip's manifest says it was built for; either field is absent when it says nothing valid. */
+export interface LayerManifest {
+  /** PHP's version, e.g. "8.4". */
+  php?: string;
+  arch?: LambdaArch;
+}
+
 /**
- * Reads a built layer zip for direct upload, refusing what AWS would refuse after the upload: a file that is
- * no zip, or one over {@link DIRECT_UPLOAD_LIMIT}.
+ * Reads a built layer zip, refusing what AWS would refuse after the upload: a file that is no zip, or (for
+ * direct upload, unless `inline` is false) one over {@link DIRECT_UPLOAD_LIMIT}.
  */
-export function readLayerZip(path: string): Uint8Array {
+export function readLayerZip(path: string, { inline = true } = {}): Uint8Array {
   let size: number;
   try {
     size = statSync(path).size;
@@ -51,7 +67,7 @@ export function readLayerZip(path: string): Uint8Array {
     );
   }
   // Checked before reading: no point holding a zip in memory that AWS would refuse.
-  if (size > DIRECT_UPLOAD_LIMIT) {
+  if (inline && size > DIRECT_UPLOAD_LIMIT) {
     throw new ConfigError(
       `${path} is ${size} bytes, over the ${DIRECT_UPLOAD_LIMIT} (50 MiB) that PublishLayerVersion takes directly — upload it to S3 (aws s3 cp ${path} s3://BUCKET/KEY) and pass --s3-bucket BUCKET --s3-key KEY`,
     );
@@ -64,6 +80,68 @@ export function readLayerZip(path: string): Uint8Array {
     );
   }
   return bytes;
+}
+
+/** The manifest of a zip from "layer build" (share/fpm-bridge/layer.json), or null for another zip. */
+export function layerManifest(zip: Uint8Array): LayerManifest | null {
+  const entry = readZipEntry(zip, MANIFEST);
+  if (entry === null) return null;
+  let parsed: { php?: unknown; arch?: unknown };
+  try {
+    parsed = JSON.parse(entry.toString('utf8'));
+  } catch {
+    return null;
+  }
+  const manifest: LayerManifest = {};
+  if (typeof parsed.php === 'string' && /^\d+\.\d+$/.test(parsed.php)) manifest.php = parsed.php;
+  if (parsed.arch === 'x86_64' || parsed.arch === 'arm64') manifest.arch = parsed.arch;
+  return manifest;
+}
+
+/**
+ * The name fpm-bridge's layers go by: one per PHP version and architecture, each publish a version of it.
+ *
+ * @example
+ *   layerName('8.4', 'arm64') // 'fpm-bridge-php-84-arm64'
+ */
+export function layerName(php: string, arch: LambdaArch): string {
+  return `fpm-bridge-php-${php.replace('.', '')}${arch === 'arm64' ? '-arm64' : ''}`;
+}
+
+/**
+ * The description that makes a layer version content-addressed: ListLayerVersions returns descriptions but
+ * not CodeSha256, so the zip's sha256 is written where a later deploy can find it.
+ */
+export function contentDescription(php: string, arch: LambdaArch, sha256: string): string {
+  return `fpm-bridge PHP ${php} ${arch} sha256:${sha256}`;
+}
+
+/**
+ * The newest version of layer `name` whose description carries this sha256 (see {@link contentDescription}),
+ * or null when none does (or the layer does not exist yet). SDK errors are left as they are.
+ */
+export async function findLayerVersion(
+  client: LambdaClient,
+  name: string,
+  sha256: string,
+): Promise<PublishedLayer | null> {
+  const tag = `sha256:${sha256}`;
+  let found: PublishedLayer | null = null;
+  try {
+    for await (const page of paginateListLayerVersions({ client }, { LayerName: name })) {
+      for (const v of page.LayerVersions ?? []) {
+        const words = v.Description?.split(' ') ?? [];
+        if (!words.includes(tag) || v.LayerVersionArn === undefined || v.Version === undefined) continue;
+        if (found === null || v.Version > found.version)
+          found = { arn: v.LayerVersionArn, version: v.Version };
+      }
+    }
+  } catch (err) {
+    // A layer never published is an empty list on AWS, and a not-found error on some emulators.
+    if ((err as Error).name === 'ResourceNotFoundException') return null;
+    throw err;
+  }
+  return found;
 }
 
 /**

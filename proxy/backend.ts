@@ -25,9 +25,32 @@ export interface Backend {
   close(): Promise<void>;
 }
 
-function poolOptions(config: Config, maxConns: number): Partial<PoolOptions> {
+export interface BackendOptions {
+  /** Directory for the spawned php-fpm's socket, config and log FIFO (default the system's temp dir). */
+  runDir?: string;
+  /**
+   * The caller restarts php-fpm itself after a request timed out (the Lambda runtime), so php-fpm gets no
+   * request_terminate_timeout: its clock runs on while a Lambda sandbox is frozen, and would kill the
+   * worker of a kept connection on thaw.
+   */
+  restartsAfterTimeout?: boolean;
+}
+
+/**
+ * php-fpm's request_terminate_timeout in seconds, for the php-fpm fpm-bridge spawns. A worker's clock starts
+ * when it begins to wait on a kept connection, so the next request there has already used up to
+ * `keepConnTimeout` of it: php-fpm kills a script from 1 s after fpm-bridge gave up on it (504) on, never
+ * before.
+ */
+function requestTerminateTimeout(config: Config): number {
+  return config.timeout > 0 ? Math.ceil((config.timeout + config.keepConnTimeout) / 1000) + 1 : 0;
+}
+
+function poolOptions(config: Config, maxConns: number, findLimit: boolean): Partial<PoolOptions> {
   return {
     maxConns,
+    findLimit,
+    keepConnTimeout: config.keepConnTimeout,
     keepConn: config.keepConn,
     mpxsConns: config.mpxsConns,
     maxReqs: config.maxReqs,
@@ -43,17 +66,21 @@ function poolOptions(config: Config, maxConns: number): Partial<PoolOptions> {
  * static workers and supervised; the pool opens exactly `workers` connections, because fpm-bridge wrote
  * the pool config and knows that number (php-fpm does not report it).
  */
-export async function startBackend(config: Config, log: Logger, runDir?: string): Promise<Backend> {
+export async function startBackend(
+  config: Config,
+  log: Logger,
+  options: BackendOptions = {},
+): Promise<Backend> {
   if (config.fpm === 'spawn') {
     const supervisor = new PhpFpmSupervisor({
       binary: locatePhpFpm(config.phpFpmBinary || undefined),
       workers: config.workers,
-      // php-fpm kills a worker one second after we gave up on it (504), so the worker comes back.
-      requestTerminateTimeout: config.timeout > 0 ? Math.ceil(config.timeout / 1000) + 1 : 0,
+      // php-fpm kills a script that fpm-bridge gave up on (504), so that its worker comes back.
+      requestTerminateTimeout: options.restartsAfterTimeout ? 0 : requestTerminateTimeout(config),
       scriptExtensions: config.scriptExtensions,
       phpIniDirs: config.phpIni,
       startTimeout: config.startTimeout,
-      runDir,
+      runDir: options.runDir,
       onLog: (line) => logFpmLine(log, line),
       onExit: (code, signal) => log.error({ code, signal }, 'php-fpm exited; restarting it'),
     });
@@ -63,7 +90,10 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
       await supervisor.stop();
       throw err;
     }
-    const pool = new Pool({ kind: 'unix', path: supervisor.socket }, poolOptions(config, config.workers));
+    const pool = new Pool(
+      { kind: 'unix', path: supervisor.socket },
+      poolOptions(config, config.workers, false),
+    );
     // The supervisor knows first-hand whether its php-fpm runs: no probe needed.
     const status: BackendStatus = {
       address: `unix:${supervisor.socket}`,
@@ -88,7 +118,8 @@ export async function startBackend(config: Config, log: Logger, runDir?: string)
     };
   }
   const addresses: FcgiAddress[] = config.fpm.map((a) => parseAddress(a));
-  const pools = addresses.map((a) => new Pool(a, poolOptions(config, config.maxConns)));
+  // Their pool size is unknown: a maxConns above it must not leave connections in php-fpm's backlog.
+  const pools = addresses.map((a) => new Pool(a, poolOptions(config, config.maxConns, true)));
   // Even one address goes through the balancer: it keeps that address's health for the health endpoint.
   const balancer = new Balancer(
     pools,

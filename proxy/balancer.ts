@@ -67,6 +67,10 @@ export class Balancer implements Dispatcher, PoolObserver {
     this.health[this.pools.indexOf(pool)]!.failed(err);
   }
 
+  limited(pool: Pool, from: number, to: number): void {
+    this.health[this.pools.indexOf(pool)]!.limited(from, to);
+  }
+
   failover(from: Pool, exchange: Exchange): boolean {
     // Each failover tries another backend; more than one round over all of them would only spin.
     if (exchange.failovers >= this.pools.length - 1) return false;

@@ -27,6 +27,7 @@ export interface Config {
   workers: number;
   maxConns: number;
   keepConn: boolean;
+  keepConnTimeout: number;
   maxReqs: number;
   mpxsConns: boolean;
   getValues: boolean;
@@ -255,7 +256,8 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'integer',
     min: 1,
     defaultText: "`5` (php-fpm's default `pm.max_children`)",
-    meaning: "connections per external fpm address: set it to that pool's worker count",
+    meaning:
+      "connections per external fpm address: set it to that pool's worker count. Above it, the connections php-fpm leaves in its listen backlog are found and the limit lowered to what it serves (logged, and in health and metrics)",
     default: () => 5,
   },
   {
@@ -265,6 +267,16 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: '`true`',
     meaning: 'keep connections open between requests (`option keep-conn`)',
     default: () => true,
+  },
+  {
+    key: 'keepConnTimeout',
+    env: 'FPM_BRIDGE_KEEP_CONN_TIMEOUT',
+    kind: 'integer',
+    min: 1,
+    defaultText: '`5000` ms',
+    meaning:
+      "a kept connection to php-fpm idle this long is closed: php-fpm counts the wait on one as part of the next request, against `request_terminate_timeout`. The spawned php-fpm's is `timeout` + this + 1 s (none on Lambda)",
+    default: () => 5000,
   },
   {
     key: 'maxReqs',

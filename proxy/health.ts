@@ -54,6 +54,8 @@ export class BackendHealth implements BackendStatus {
   probing = false;
   /** Date.now() after which a down backend may be tried again. */
   private retryAt = 0;
+  /** The lowest connection limit logged so far: each finding is logged once, not at every failed raise. */
+  private loggedLimit = Number.POSITIVE_INFINITY;
 
   constructor(
     readonly pool: Pool,
@@ -83,6 +85,21 @@ export class BackendHealth implements BackendStatus {
     this.up = true;
     this.lastError = null;
     this.log.info({ backend: this.address }, 'php-fpm backend is up again');
+  }
+
+  /** Its pool found php-fpm serving `to` connections at once (see Pool) and lowered its limit from `from`. */
+  limited(from: number, to: number): void {
+    const fields = { backend: this.address, maxConns: this.pool.options.maxConns, limit: to };
+    const message = `php-fpm at ${this.address} serves ${to} connections; maxConns lowered from ${from} to ${to}`;
+    if (to >= this.loggedLimit) {
+      this.log.debug(fields, message);
+      return;
+    }
+    this.loggedLimit = to;
+    this.log.warn(
+      fields,
+      `${message} — the other connections would wait in its listen backlog: set "maxConns" to its pool's pm.max_children`,
+    );
   }
 
   failed(err: FpmBridgeError): void {

@@ -1,4 +1,5 @@
 import type { Stats } from 'node:fs';
+import { parseHttpDate, trimOws } from './header-fields.ts';
 import { contentType } from './mime.ts';
 
 /** What a front sends for a static file: the status, the headers, and which bytes of the file (if any). */
@@ -48,7 +49,7 @@ export function staticAnswer(
   const preconditionFailed =
     ifMatch !== undefined
       ? !entityTagListMatches(ifMatch, opaque, 'strong')
-      : ius !== undefined && Date.parse(ius) < modifiedSecond;
+      : ius !== undefined && parseHttpDate(ius) < modifiedSecond;
   if (preconditionFailed) {
     return text(412, validators, '412 Precondition Failed\n');
   }
@@ -60,7 +61,7 @@ export function staticAnswer(
   const fresh =
     inm !== undefined
       ? entityTagListMatches(inm, opaque, 'weak')
-      : ims !== undefined && Date.parse(ims) >= modifiedSecond;
+      : ims !== undefined && parseHttpDate(ims) >= modifiedSecond;
   if (fresh) return { status: 304, headers: validators, range: null, text: null };
 
   // Step 5: If-Range. §13.1.5 lets an entity-tag count only when it is strong and matches by strong
@@ -68,7 +69,7 @@ export function staticAnswer(
   // whole file is sent. An HTTP-date counts when it is exactly the Last-Modified second.
   const ifRange = header('if-range');
   const rangeApplies =
-    ifRange === undefined || (!isEntityTag(ifRange) && Date.parse(ifRange) === modifiedSecond);
+    ifRange === undefined || (!isEntityTag(ifRange) && parseHttpDate(ifRange) === modifiedSecond);
   const type = contentType(filename);
   const range = rangeApplies ? parseRange(header('range'), size) : null;
   if (range === 'unsatisfiable') {
@@ -119,7 +120,7 @@ export function parseRange(
   size: number,
 ): [number, number] | 'unsatisfiable' | null {
   if (header === undefined) return null;
-  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  const m = /^bytes=(\d*)-(\d*)$/.exec(trimOws(header));
   if (m === null || (m[1] === '' && m[2] === '')) return null;
   if (m[1] === '') {
     const suffix = Number(m[2]);
@@ -140,24 +141,33 @@ export function parseRange(
   return [start, end];
 }
 
-/** Each member of an If-Match / If-None-Match list: `*`, or an entity-tag whose group 1 is its opaque-tag. */
-const ENTITY_TAG_LIST_MEMBER = /\*|(?:W\/)?("[^"]*")/g;
+/**
+ * One member of an entity-tag list (RFC 9110 §8.8.3), possibly empty, and the comma or the end after it;
+ * group 1 is the opaque-tag.
+ */
+const ENTITY_TAG_MEMBER = /[ \t]*(?:(?:W\/)?("[\x21\x23-\x7e\x80-\xff]*"))?[ \t]*(?:,|$)/y;
 
 /**
  * Whether an If-Match / If-None-Match field value matches the file whose weak tag is `W/<opaque>`.
  * `*` matches any existing file (§13.1.1, §13.1.2). Weak comparison (§8.8.3.2) matches a listed tag with the
- * same opaque-tag, `W/` or not; strong comparison needs both tags strong, so it never matches ours.
+ * same opaque-tag, `W/` or not; strong comparison needs both tags strong, so it never matches ours. A value
+ * that is neither `*` alone nor a list of entity-tags matches nothing, as for nginx: a `*` found inside
+ * other text is no wildcard.
  */
 function entityTagListMatches(field: string, opaque: string, comparison: 'strong' | 'weak'): boolean {
-  for (const member of field.matchAll(ENTITY_TAG_LIST_MEMBER)) {
-    if (member[0] === '*') return true;
-    if (comparison === 'weak' && member[1] === opaque) return true;
+  if (trimOws(field) === '*') return true;
+  let matched = false;
+  ENTITY_TAG_MEMBER.lastIndex = 0;
+  while (ENTITY_TAG_MEMBER.lastIndex < field.length) {
+    const member = ENTITY_TAG_MEMBER.exec(field);
+    if (member === null) return false;
+    if (comparison === 'weak' && member[1] === opaque) matched = true;
   }
-  return false;
+  return matched;
 }
 
 /** Whether an If-Range value is an entity-tag rather than an HTTP-date (RFC 9110 §13.1.5). */
 function isEntityTag(value: string): boolean {
-  const v = value.trimStart();
+  const v = trimOws(value);
   return v.startsWith('"') || v.startsWith('W/');
 }

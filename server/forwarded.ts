@@ -1,6 +1,6 @@
 import { BlockList, isIP } from 'node:net';
-import { listItems } from '../proxy/cgi/response.ts';
 import { ConfigError } from '../proxy/errors.ts';
+import { listItems } from '../proxy/header-fields.ts';
 
 /** What a trusted proxy said about the original request. */
 export interface Forwarded {

@@ -1,8 +1,7 @@
-import { headersAsText } from '../proxy/cgi/header-text.ts';
 import { checkHostHeaders } from '../proxy/cgi/params.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
-import { withoutHeader } from '../proxy/cgi/response.ts';
 import { BadRequestError } from '../proxy/errors.ts';
+import { withoutHeader } from '../proxy/header-fields.ts';
 import type { TrustedProxies } from './forwarded.ts';
 import type { FrontRequest } from './http1/exchange.ts';
 
@@ -42,9 +41,8 @@ export function incomingToRequest(
   }
   const peer = socket.remoteAddress ?? '';
   const forwarded = proxies.resolve(peer, (name) => req.header(name));
-  // Header bytes come one char per byte; PHP must get the bytes the client sent, and the FastCGI encoder
-  // writes UTF-8.
-  let headers = headersAsText(req.rawHeaders);
+  // The target and the headers stay byte strings, as the head was read: PARAMS carry them byte for byte.
+  let headers: readonly string[] = req.rawHeaders;
   const replacement =
     forwarded !== null && trustForwardedHost && forwarded.host !== null ? forwarded.host : authority;
   if (replacement !== '') {

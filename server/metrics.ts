@@ -11,6 +11,7 @@ export const METRIC_NAMES = [
   'fpm_bridge_request_duration_seconds',
   'fpm_bridge_backend_up',
   'fpm_bridge_backend_connections',
+  'fpm_bridge_backend_max_connections',
   'fpm_bridge_backend_in_flight',
   'fpm_bridge_backend_queue_depth',
   'fpm_bridge_php_fpm_restarts_total',
@@ -60,6 +61,15 @@ export class FrontMetrics {
       registers,
       collect() {
         for (const b of backend.backends) this.set({ backend: b.address }, b.pool.stats.connections);
+      },
+    });
+    new Gauge({
+      name: 'fpm_bridge_backend_max_connections',
+      help: 'Connections opened at most to the php-fpm address: maxConns (the workers of a spawned php-fpm), or fewer once php-fpm was found serving fewer',
+      labelNames: ['backend'],
+      registers,
+      collect() {
+        for (const b of backend.backends) this.set({ backend: b.address }, b.pool.limit);
       },
     });
     new Gauge({

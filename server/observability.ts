@@ -1,6 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Bridge } from '../proxy/bridge.ts';
+import { headerText } from '../proxy/byte-strings.ts';
 import { formatAddress } from '../proxy/fastcgi/address.ts';
 import type { Logger } from '../proxy/log.ts';
 import type { CgiCall, StreamedResponse } from '../proxy/upstream.ts';
@@ -49,7 +50,8 @@ export class RequestRecord {
       {
         requestId: this.requestId,
         method: req.method,
-        url: req.url,
+        // The target's bytes as the text they are, as a reader of the log expects them.
+        url: headerText(req.url),
         status,
         // Bytes written to the connection for this response, headers included (nginx's $bytes_sent).
         bytes: req.socket.bytesWritten - this.written,
@@ -117,6 +119,7 @@ export class Endpoints {
           address: b.address,
           up: b.up,
           connections: s.connections,
+          maxConns: b.pool.limit,
           inFlight: s.active,
           queued: s.queued,
         };

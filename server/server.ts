@@ -1,9 +1,11 @@
 import type { AddressInfo, Server } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
-import { type CgiHead, headerValue } from '../proxy/cgi/response.ts';
+import { headerText } from '../proxy/byte-strings.ts';
+import type { CgiHead } from '../proxy/cgi/response.ts';
 import type { Config } from '../proxy/config.ts';
 import { AbortedError, BadResponseError, ConfigError, FpmBridgeError } from '../proxy/errors.ts';
+import { headerValue } from '../proxy/header-fields.ts';
 import type { Logger } from '../proxy/log.ts';
 import { bodiless, errorText } from '../proxy/status.ts';
 import { TrustedProxies } from './forwarded.ts';
@@ -127,7 +129,8 @@ async function handle(
   }
   if (route.kind === 'redirect') {
     res.writeHead(308, { Location: route.location, 'Content-Type': 'text/plain; charset=utf-8' });
-    res.end(`308 Permanent Redirect to ${route.location}\n`);
+    // The location keeps the query's bytes: written as they are, as in the header.
+    res.end(Buffer.from(`308 Permanent Redirect to ${route.location}\n`, 'latin1'));
     return;
   }
   const call = bridge.stream(request, route, body, requestId);
@@ -189,7 +192,7 @@ function fail(bridge: Bridge, req: FrontRequest, res: FrontResponse, err: unknow
   const entry = {
     requestId,
     method: req.method,
-    url: req.url,
+    url: headerText(req.url),
     status,
     code: known ? err.code : undefined,
     err: (err as Error).message,

@@ -1,4 +1,6 @@
+import { byteString } from '../byte-strings.ts';
 import { BadRequestError, ConfigError } from '../errors.ts';
+import { trimOws } from '../header-fields.ts';
 import { printable } from './path.ts';
 import type { ProxyRequest } from './request.ts';
 import type { Route } from './route.ts';
@@ -54,7 +56,9 @@ const PLACEHOLDER_RE = /%\[([a-z_.]+)(?:\(([^)]*)\))?\]/g;
 
 /**
  * Builds the CGI/1.1 params (RFC 3875 §4.1, plus what PHP applications expect from nginx's
- * `fastcgi_params`) for one request, as the flat `[name, value, ...]` list the FastCGI encoder takes.
+ * `fastcgi_params`) for one request, as the flat `[name, value, ...]` list of byte strings the FastCGI
+ * encoder takes: the request's own bytes as they came, the configuration's text and the decoded path
+ * (SCRIPT_NAME, PATH_INFO) as their UTF-8 bytes.
  *
  * @example
  *   const builder = new ParamsBuilder({ docroot: '/var/task/public', serverSoftware: 'fpm-bridge/0.1', setParams: [], passHeaders: [], hideHeaders: [] })
@@ -63,6 +67,9 @@ const PLACEHOLDER_RE = /%\[([a-z_.]+)(?:\(([^)]*)\))?\]/g;
 export class ParamsBuilder {
   private readonly hidden: Set<string>;
   private readonly rules: CompiledParam[];
+  /** DOCUMENT_ROOT's bytes, without trailing slash ('' for `/`), and SERVER_SOFTWARE's. */
+  private readonly docroot: string;
+  private readonly serverSoftware: string;
   /** Header name → HTTP_* name, or '' when the header is not passed. Bounded; names repeat a lot. */
   private readonly names = new Map<string, string>();
 
@@ -71,15 +78,18 @@ export class ParamsBuilder {
     for (const h of options.passHeaders) this.hidden.delete(h.toLowerCase());
     for (const h of NEVER) this.hidden.add(h);
     this.rules = options.setParams.map(compileSetParam);
+    this.docroot = options.docroot === '/' ? '' : byteString(options.docroot);
+    this.serverSoftware = byteString(options.serverSoftware);
   }
 
   build(req: ProxyRequest, route: Extract<Route, { kind: 'script' }>): string[] {
-    const docroot = this.options.docroot === '/' ? '' : this.options.docroot;
-    const { scriptName, pathInfo } = route;
+    const docroot = this.docroot;
+    const scriptName = byteString(route.scriptName);
+    const pathInfo = byteString(route.pathInfo);
     // biome-ignore format: one name-value pair a line
     const p: string[] = [
       'GATEWAY_INTERFACE', 'CGI/1.1',
-      'SERVER_SOFTWARE', this.options.serverSoftware,
+      'SERVER_SOFTWARE', this.serverSoftware,
       'REQUEST_METHOD', req.method,
       'REQUEST_URI', req.uri,
       'QUERY_STRING', req.query,
@@ -179,7 +189,8 @@ function setParam(p: string[], name: string, value: string): void {
 
 function basicAuth(p: string[], value: string): void {
   if (value.length < 7 || value.slice(0, 6).toLowerCase() !== 'basic ') return;
-  const decoded = Buffer.from(value.slice(6).trim(), 'base64').toString('utf8');
+  // Bytes, as PHP decodes PHP_AUTH_USER from the same header: the two must name the same user.
+  const decoded = Buffer.from(trimOws(value.slice(6)), 'base64').toString('latin1');
   const colon = decoded.indexOf(':');
   if (colon < 0) return;
   setParam(p, 'AUTH_TYPE', 'Basic');
@@ -254,11 +265,11 @@ export function compileSetParam(rule: SetParam): CompiledParam {
   const parts: Part[] = [];
   let last = 0;
   for (const m of value.matchAll(PLACEHOLDER_RE)) {
-    if (m.index > last) parts.push(value.slice(last, m.index));
+    if (m.index > last) parts.push(byteString(value.slice(last, m.index)));
     parts.push(placeholder(m[1]!, m[2], name));
     last = m.index + m[0].length;
   }
-  if (last < value.length) parts.push(value.slice(last));
+  if (last < value.length) parts.push(byteString(value.slice(last)));
   if (INI_PARAMS.has(name) && parts.some((x) => typeof x !== 'string')) {
     throw new ConfigError(
       `"setParams" ${name} may not use placeholders: request data in it would let clients change php.ini settings`,

@@ -3,8 +3,9 @@ import { BadRequestError, NotFoundError } from '../errors.ts';
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 /**
- * Decodes and normalises the URL path used to find a script or file. The result always starts with `/`,
- * has no `.`/`..` segments and no empty segments, and keeps a trailing slash.
+ * Decodes and normalises the URL path used to find a script or file. `raw` is a byte string (see
+ * proxy/byte-strings.ts): bytes sent raw and bytes sent percent-encoded decode alike, as UTF-8 text. The
+ * result always starts with `/`, has no `.`/`..` segments and no empty segments, and keeps a trailing slash.
  *
  * - CR, LF or NUL anywhere, raw or percent-encoded → 400. A `%0a` is what CVE-2019-11043 fed to nginx's
  *   `fastcgi_split_path_info` to break php-fpm's PATH_INFO arithmetic; NUL once made PHP run non-PHP files.
@@ -20,7 +21,7 @@ export function decodePath(raw: string): string {
   let plain = true;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
-    if (c === 0x25 /* % */ || c === 0x5c /* \ */ || c < 0x20 || c === 0x7f) {
+    if (c === 0x25 /* % */ || c === 0x5c /* \ */ || c < 0x20 || c >= 0x7f) {
       plain = false;
       break;
     }
@@ -31,7 +32,7 @@ export function decodePath(raw: string): string {
     }
   }
   if (plain) return raw;
-  const decoded = raw.includes('%') ? percentDecode(raw) : raw;
+  const decoded = bytesToText(raw);
   for (let i = 0; i < decoded.length; i++) {
     const c = decoded.charCodeAt(i);
     if (c === 0x0a || c === 0x0d || c === 0) {
@@ -46,8 +47,9 @@ export function decodePath(raw: string): string {
   return normalise(decoded, raw);
 }
 
-function percentDecode(raw: string): string {
-  const bytes = Buffer.allocUnsafe(Buffer.byteLength(raw, 'utf8'));
+/** The path's bytes, raw and percent-encoded alike, as the UTF-8 text they are. */
+function bytesToText(raw: string): string {
+  const bytes = Buffer.allocUnsafe(raw.length);
   let n = 0;
   for (let i = 0; i < raw.length; i++) {
     const c = raw.charCodeAt(i);
@@ -61,14 +63,8 @@ function percentDecode(raw: string): string {
       }
       bytes[n++] = (hi << 4) | lo;
       i += 2;
-    } else if (c < 0x80) {
-      bytes[n++] = c;
     } else {
-      // Whole code points: a character outside the BMP is two UTF-16 units, and writing each half alone
-      // would turn it into two U+FFFD.
-      const cp = raw.codePointAt(i)!;
-      n += bytes.write(String.fromCodePoint(cp), n, 'utf8');
-      if (cp > 0xffff) i++;
+      bytes[n++] = c;
     }
   }
   try {

@@ -1,7 +1,9 @@
 /**
- * The neutral request both fronts build — the Lambda handler from an event, the standalone server from
- * `node:http` — and the core turns into CGI params. Raw values stay raw: `uri` and `query` are passed to PHP
- * byte for byte as REQUEST_URI and QUERY_STRING; only `path` is decoded, to find the script.
+ * The neutral request both fronts build — the Lambda handler from an event, the standalone server from the
+ * bytes a client sent — and the core turns into CGI params. Every string in it is a byte string (one
+ * character per byte, see proxy/byte-strings.ts), and raw values stay raw: `uri` and `query` are passed to
+ * PHP byte for byte as REQUEST_URI and QUERY_STRING, header values as HTTP_*; only `path` is decoded, to
+ * find the script.
  */
 export interface ProxyRequest {
   method: string;
@@ -11,7 +13,7 @@ export interface ProxyRequest {
   path: string;
   /** Query after `?`, undecoded, '' when absent. */
   query: string;
-  /** Flat `[name, value, ...]` request headers, as `IncomingMessage.rawHeaders` has them. */
+  /** Flat `[name, value, ...]` request headers, as `IncomingMessage.rawHeaders` has them (bytes). */
   headers: readonly string[];
   /** `HTTP/1.1`, `HTTP/2.0`, ... */
   protocol: string;
@@ -25,6 +27,6 @@ export interface ProxyRequest {
   serverPort: number;
   /** Body length in bytes, or null when the request has no body. */
   contentLength: number | null;
-  /** Params a front adds (Lambda context), after the defaults and before `setParams`. */
+  /** Params a front adds (Lambda context) as byte strings, after the defaults and before `setParams`. */
   extraParams?: readonly string[];
 }

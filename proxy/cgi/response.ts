@@ -1,4 +1,5 @@
 import { BadResponseError } from '../errors.ts';
+import { isOws, isTokenChar } from '../header-fields.ts';
 import { reasonPhrase } from '../status.ts';
 import { printable } from './path.ts';
 
@@ -12,66 +13,8 @@ export interface CgiHead {
 
 export const DEFAULT_MAX_HEADER_SIZE = 64 * 1024;
 
-/** The first value of header `lower` (a lower-case name) in a flat `[name, value, ...]` list, any case. */
-export function headerValue(headers: readonly string[], lower: string): string | undefined {
-  for (let i = 0; i < headers.length; i += 2) if (headers[i]!.toLowerCase() === lower) return headers[i + 1];
-  return undefined;
-}
-
-/** Every value of header `lower` in a flat list, in order. */
-export function headerValues(headers: readonly string[], lower: string): string[] {
-  const values: string[] = [];
-  for (let i = 0; i < headers.length; i += 2)
-    if (headers[i]!.toLowerCase() === lower) values.push(headers[i + 1]!);
-  return values;
-}
-
-/** Every value of header `lower` in a flat list, joined as one field (RFC 9110 §5.3); undefined if none. */
-export function headerField(headers: readonly string[], lower: string): string | undefined {
-  const values = headerValues(headers, lower);
-  return values.length === 0 ? undefined : values.join(', ');
-}
-
-/** The items of a comma-separated header value (RFC 9110 §5.6.1), trimmed, empty ones dropped. */
-export function listItems(value: string | undefined): string[] {
-  if (value === undefined || value === '') return [];
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter((s) => s !== '');
-}
-
-/** A header object (`{ 'Content-Type': 'text/plain' }`) as a flat `[name, value, ...]` list. */
-export function flatHeaders(headers: Readonly<Record<string, string | number>>): string[] {
-  return Object.entries(headers).flatMap(([name, value]) => [name, String(value)]);
-}
-
-/** A flat list without header `lower`. */
-export function withoutHeader(headers: readonly string[], lower: string): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < headers.length; i += 2) {
-    if (headers[i]!.toLowerCase() !== lower) out.push(headers[i]!, headers[i + 1]!);
-  }
-  return out;
-}
-
 const LF = 0x0a;
 const CR = 0x0d;
-// RFC 9110 token characters, for header names.
-const TOKEN = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ") {
-  TOKEN[c.charCodeAt(0)] = 1;
-}
-
-/** `s` is an RFC 9110 token (§5.6.2): what a method or a header name consists of. */
-export function isToken(s: string): boolean {
-  if (s.length === 0) return false;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TOKEN[c] === 0) return false;
-  }
-  return true;
-}
 
 /**
  * Incremental parser for the header block php-fpm writes at the start of STDOUT. The block may arrive
@@ -155,14 +98,13 @@ function parseHead(buf: Buffer, end: number): CgiHead {
     let eol = buf.indexOf(LF, pos);
     if (eol < 0 || eol > stop) eol = stop;
     const lineEnd = eol > pos && buf[eol - 1] === CR ? eol - 1 : eol;
-    const first = buf[pos];
-    if (first === 0x20 || first === 0x09) {
+    if (isOws(buf[pos]!)) {
       throw new BadResponseError(
         'PHP sent a folded (obs-fold) response header line; headers must fit on one line',
       );
     }
     let colon = pos;
-    while (colon < lineEnd && TOKEN[buf[colon]!] === 1) colon++;
+    while (colon < lineEnd && isTokenChar(buf[colon]!)) colon++;
     if (colon === pos || colon >= lineEnd || buf[colon] !== 0x3a) {
       throw new BadResponseError(
         `PHP sent a malformed response header line "${printable(buf.toString('latin1', pos, Math.min(lineEnd, pos + 80)))}" (expected "Name: value")`,
@@ -171,8 +113,8 @@ function parseHead(buf: Buffer, end: number): CgiHead {
     const name = buf.toString('latin1', pos, colon);
     let vs = colon + 1;
     let ve = lineEnd;
-    while (vs < ve && (buf[vs] === 0x20 || buf[vs] === 0x09)) vs++;
-    while (ve > vs && (buf[ve - 1] === 0x20 || buf[ve - 1] === 0x09)) ve--;
+    while (vs < ve && isOws(buf[vs]!)) vs++;
+    while (ve > vs && isOws(buf[ve - 1]!)) ve--;
     pos = eol + 1;
     if (hasControl(buf, vs, ve)) continue; // dropped: no header injection through PHP's output
     const value = buf.toString('latin1', vs, ve);

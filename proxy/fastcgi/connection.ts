@@ -50,6 +50,8 @@ export interface ConnectionOwner {
   onConnectFailed(conn: Connection, err: ConnectError): void;
   /** A request completed: the server works (passive health check). */
   onCompleted(): void;
+  /** The first byte came back: a worker took this connection (it is not in php-fpm's listen backlog). */
+  onAccepted(conn: Connection): void;
   /** A request timed out before any answer: the server may hang (passive health check). */
   onStalled(err: FpmBridgeError): void;
   /**
@@ -93,6 +95,17 @@ export class Connection implements RecordSink {
   closed = false;
   /** Listed in the pool's idle stack (managed by the pool). */
   idle = false;
+  /** performance.now() when its last request ended (managed by the pool). */
+  idleSince = 0;
+  /** The pool's count of requests started, when its latest request started (managed by the pool). */
+  startSeq = 0;
+  /** Requests started after this one's and completed on other connections while it had no byte back. */
+  overtaken = 0;
+  /**
+   * A worker is known to hold it: a byte came back, or the pool proved it (php-fpm accepts connections in
+   * order). Until then it may still wait in php-fpm's listen backlog.
+   */
+  accepted = false;
   capacity: number;
   private readonly decoder = new RecordDecoder(this);
   private readonly slots: (Exchange | undefined)[] = [];
@@ -149,6 +162,10 @@ export class Connection implements RecordSink {
   }
 
   private received(n: number, buffer: Buffer): void {
+    if (!this.accepted) {
+      this.accepted = true;
+      this.owner.onAccepted(this);
+    }
     // Handlers keep body pieces (a streamed response's queue, a buffered response's chunks), so the decoder
     // needs bytes no later read overwrites: a small read is copied out (cheap, from Node's pool); a large
     // one keeps the buffer, and the next read gets a new one — no copy of big bodies.

@@ -170,16 +170,13 @@ function writeLength(buf: Buffer, offset: number, n: number): number {
   return offset + 4;
 }
 
-// Scratch for the byte lengths of each name and value, grown on demand and reused across requests so
-// encoding params allocates only the output buffer.
-let lengths = new Int32Array(256);
-
 /**
  * The request head as one buffer: BEGIN_REQUEST, PARAMS records split between pairs (never inside one: php-fpm
  * cannot reassemble a pair), the empty PARAMS record, then, when `body` is given, its STDIN records and the
  * empty STDIN record. One write per request on the hot path.
  *
- * `params` is a flat list `[name, value, name, value, ...]`, encoded as UTF-8.
+ * `params` is a flat list `[name, value, name, value, ...]` of byte strings (one character per byte, see
+ * proxy/byte-strings.ts): PARAMS carry bytes, and PHP must get those the client sent, UTF-8 or not.
  * Throws {@link HeadersTooLargeError} if one pair exceeds what a record can carry.
  */
 export function encodeRequestHead(
@@ -189,14 +186,11 @@ export function encodeRequestHead(
   body: Uint8Array | null,
 ): Buffer {
   const count = params.length;
-  if (lengths.length < count) lengths = new Int32Array(count * 2);
   let total = 16; // BEGIN_REQUEST
   let recordContent = 0;
   for (let i = 0; i < count; i += 2) {
-    const nl = utf8Length(params[i]!);
-    const vl = utf8Length(params[i + 1]!);
-    lengths[i] = nl;
-    lengths[i + 1] = vl;
+    const nl = params[i]!.length;
+    const vl = params[i + 1]!.length;
     const pair = lengthSize(nl) + lengthSize(vl) + nl + vl;
     if (pair > MAX_RECORD_CONTENT) {
       throw new HeadersTooLargeError(
@@ -220,19 +214,19 @@ export function encodeRequestHead(
   offset += HEADER_LENGTH;
   recordContent = 0;
   for (let i = 0; i < count; i += 2) {
-    const nl = lengths[i]!;
-    const vl = lengths[i + 1]!;
-    const pair = lengthSize(nl) + lengthSize(vl) + nl + vl;
+    const name = params[i]!;
+    const value = params[i + 1]!;
+    const pair = lengthSize(name.length) + lengthSize(value.length) + name.length + value.length;
     if (recordContent + pair > MAX_RECORD_CONTENT) {
       offset = closeRecord(buf, headerAt, requestId, recordContent);
       headerAt = offset;
       offset += HEADER_LENGTH;
       recordContent = 0;
     }
-    offset = writeLength(buf, offset, nl);
-    offset = writeLength(buf, offset, vl);
-    offset = writeString(buf, offset, params[i]!, nl);
-    offset = writeString(buf, offset, params[i + 1]!, vl);
+    offset = writeLength(buf, offset, name.length);
+    offset = writeLength(buf, offset, value.length);
+    offset = writeBytes(buf, offset, name);
+    offset = writeBytes(buf, offset, value);
     recordContent += pair;
   }
   if (recordContent > 0) {
@@ -250,25 +244,15 @@ export function encodeRequestHead(
 }
 
 /**
- * Strings up to this many UTF-16 units are measured and copied by a JS loop when they are ASCII (every CGI
- * name, most values): cheaper than a call into C++ per string. Longer ones, and any non-ASCII string, go
- * through Buffer.byteLength / buf.write, whose per-call cost is amortised.
+ * Strings up to this many characters are copied by a JS loop (every CGI name, most values): cheaper than a
+ * call into C++ per string. Longer ones go through buf.write, whose per-call cost is amortised.
  */
 const SHORT_STRING = 64;
 
-/** UTF-8 byte length of `s`, as Buffer.byteLength(s, 'utf8') gives it. */
-function utf8Length(s: string): number {
+/** Writes byte string `s` at `offset`; returns the offset after it. */
+function writeBytes(buf: Buffer, offset: number, s: string): number {
   const n = s.length;
-  if (n > SHORT_STRING) return Buffer.byteLength(s, 'utf8');
-  for (let i = 0; i < n; i++) if (s.charCodeAt(i) > 0x7f) return Buffer.byteLength(s, 'utf8');
-  return n;
-}
-
-/** Writes `s` (whose UTF-8 length is `bytes`) at `offset`; returns the offset after it. */
-function writeString(buf: Buffer, offset: number, s: string, bytes: number): number {
-  const n = s.length;
-  // bytes === n only when every unit is ASCII (any other unit takes 2–3 bytes, a surrogate pair 4 for 2).
-  if (bytes !== n || n > SHORT_STRING) return offset + buf.write(s, offset, bytes, 'utf8');
+  if (n > SHORT_STRING) return offset + buf.write(s, offset, n, 'latin1');
   for (let i = 0; i < n; i++) buf[offset + i] = s.charCodeAt(i);
   return offset + n;
 }

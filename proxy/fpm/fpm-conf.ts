@@ -41,7 +41,9 @@ clear_env = no
 ; Worker stderr (error_log() to stderr, php://stderr) is sent to the master and on to our log, undecorated.
 catch_workers_output = yes
 decorate_workers_output = no
-; A stuck script is killed so its worker comes back (fpm-bridge answers 504 before this fires).
+; A stuck script is killed so its worker comes back. The wait for the next request on a kept connection
+; counts too, so fpm-bridge closes idle ones first and answers 504 before this fires. 0 on Lambda: the
+; handler restarts php-fpm after a timeout itself, and this clock would run on through a frozen sandbox.
 request_terminate_timeout = ${o.requestTerminateTimeout}
 ; Only these file endings run as PHP, whatever path a request names.
 security.limit_extensions = ${o.scriptExtensions.join(' ')}

@@ -1,4 +1,5 @@
 import { BadRequestError } from '../../proxy/errors.ts';
+import { isOws } from '../../proxy/header-fields.ts';
 
 enum State {
   Size,
@@ -73,7 +74,7 @@ export class ChunkedDecoder {
             throw bad('chunk size is not a hex number');
           } else if (c === 0x3b) {
             this.state = State.Extension;
-          } else if (c === 0x20 || c === 0x09) {
+          } else if (isOws(c)) {
             this.state = State.SizeBlank;
           } else if (c === 0x0d) {
             this.state = State.SizeLf;
@@ -88,7 +89,7 @@ export class ChunkedDecoder {
           const c = data[i]!;
           if (c === 0x3b) this.state = State.Extension;
           else if (c === 0x0d) this.state = State.SizeLf;
-          else if (c !== 0x20 && c !== 0x09) throw bad('chunk size is not a hex number');
+          else if (!isOws(c)) throw bad('chunk size is not a hex number');
           this.sizeLine();
           i++;
           continue;

@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
-import { flatHeaders, headerField } from '../../proxy/cgi/response.ts';
+import { flatHeaders, headerField } from '../../proxy/header-fields.ts';
 import { reasonPhrase } from '../../proxy/status.ts';
 import type { RequestHead } from './head.ts';
 
@@ -130,6 +130,8 @@ export class FrontResponse extends EventEmitter {
     let close = this.sink.closing();
     /** The handler's headers say Connection: close already. */
     let said = false;
+    /** The handler's headers carry a Date: PHP's (Laravel and Symfony always send one) stands alone. */
+    let dated = false;
     // PHP's headers come as a flat list (the hot path); the front's own answers as an object.
     const flat: readonly string[] =
       fields === undefined
@@ -145,8 +147,10 @@ export class FrontResponse extends EventEmitter {
       text += `${name}: ${value}\r\n`;
       if (name.length === 14 && name.toLowerCase() === 'content-length') length = Number(value);
       else if (name.length === 10 && name.toLowerCase() === 'connection' && /close/i.test(value)) said = true;
+      else if (name.length === 4 && name.toLowerCase() === 'date') dated = true;
     }
-    text += date();
+    // One Date (RFC 9110 §6.6.1): nginx too sends the upstream's instead of its own.
+    if (!dated) text += date();
     if (this.head || status < 200 || status === 204 || status === 304) {
       this.framing = Framing.None;
     } else if (length >= 0) {

@@ -1,11 +1,11 @@
 import { printable as escaped } from '../../proxy/cgi/path.ts';
-import { isToken, listItems } from '../../proxy/cgi/response.ts';
 import {
   BadRequestError,
   ExpectationFailedError,
   HttpVersionError,
   NotImplementedError,
 } from '../../proxy/errors.ts';
+import { isOws, isToken, listItems } from '../../proxy/header-fields.ts';
 
 /** A request head as the client sent it, its framing decided (RFC 9112 §6). */
 export interface RequestHead {
@@ -32,10 +32,6 @@ const BAD_VALUE = /[\0-\x08\x0a-\x1f\x7f]/;
 const BAD_TARGET = /[\0-\x20\x7f]/;
 const VERSION = /^HTTP\/(\d)\.(\d)$/;
 const DIGITS = /^\d+$/;
-
-function isBlank(c: number): boolean {
-  return c === 0x20 || c === 0x09;
-}
 
 function bad(message: string): BadRequestError {
   return new BadRequestError(message);
@@ -76,16 +72,15 @@ export function parseRequestHead(text: string): RequestHead {
   while (at < text.length) {
     let end = text.indexOf('\r\n', at);
     if (end < 0) end = text.length;
-    const first = text.charCodeAt(at);
-    if (first === 0x20 || first === 0x09) throw bad('obsolete line folding in the request headers');
+    if (isOws(text.charCodeAt(at))) throw bad('obsolete line folding in the request headers');
     const colon = text.indexOf(':', at);
     if (colon < 0 || colon > end) throw bad(`malformed header line "${printable(text.slice(at, end))}"`);
     const name = text.slice(at, colon);
     if (!isToken(name)) throw bad(`invalid header name "${printable(name)}"`);
     let from = colon + 1;
     let to = end;
-    while (from < to && isBlank(text.charCodeAt(from))) from++;
-    while (to > from && isBlank(text.charCodeAt(to - 1))) to--;
+    while (from < to && isOws(text.charCodeAt(from))) from++;
+    while (to > from && isOws(text.charCodeAt(to - 1))) to--;
     const value = text.slice(from, to);
     if (BAD_VALUE.test(value)) throw bad(`control character in the value of header "${name}"`);
     rawHeaders.push(name, value);

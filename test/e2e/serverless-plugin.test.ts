@@ -113,6 +113,19 @@ describe('the plugin, on the configuration of a service', () => {
     );
   });
 
+  it('counts only a PHP layer: a function listing a monitoring layer alone has none to package with', () => {
+    const datadog = 'arn:aws:lambda:us-east-1:464622532012:layer:Datadog-Extension:65';
+    const svc = service(
+      { web: { php: 'public' } },
+      { provider: { layers: [datadog] }, custom: { fpmBridge: { layer: null } } },
+    );
+    wireService(svc, APP);
+    assert.match(
+      configError(() => checkLayers(svc, ['web'])),
+      /^function "web" has no PHP layer — /,
+    );
+  });
+
   it('runs streamingHandler for a Function URL in RESPONSE_STREAM mode', () => {
     const svc = service({ web: { php: 'public', url: { invokeMode: 'RESPONSE_STREAM' } } });
     wireService(svc, APP);
@@ -196,7 +209,7 @@ describe('the plugin, on the configuration of a service', () => {
     assert.equal(svc.functions!.web!.layers, undefined);
     assert.equal(
       configError(() => checkLayers(svc, ['web'])),
-      `function "web" has no PHP layer — publish one (fpm-bridge layer publish) and pass its ARN with --param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer (Bref v3's php-82, say) under the function's layers`,
+      `function "web" has no PHP layer — "serverless deploy" publishes one itself; to package without deploying, pass a published layer's ARN with --param="phpLayer=ARN", FPM_BRIDGE_LAYER_ARN=ARN or custom.fpmBridge.layer, or list a php-fpm layer (Bref v3's php-82, say) under the function's layers`,
     );
   });
 });
@@ -319,7 +332,7 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
     assert.equal(result.code, 1, result.output);
     assert.match(
       result.output,
-      /Error:\nfpm-bridge: function "web" has no PHP layer — publish one \(fpm-bridge layer publish\) and pass its ARN with --param="phpLayer=ARN"/,
+      /Error:\nfpm-bridge: function "web" has no PHP layer — "serverless deploy" publishes one itself; to package without deploying, pass a published layer's ARN with --param="phpLayer=ARN"/,
     );
   });
 

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, it } from 'node:test';
 import fc from 'fast-check';
+import { byteString } from '../../proxy/byte-strings.ts';
 import { ParamsBuilder } from '../../proxy/cgi/params.ts';
 import { decodePath } from '../../proxy/cgi/path.ts';
 import { type RouteOptions, Router } from '../../proxy/cgi/route.ts';
@@ -71,10 +72,13 @@ const piece = fc.oneof(
   ),
   fc.string({ maxLength: 6 }),
 );
-const rawPath = fc.oneof(
-  { weight: 9, arbitrary: fc.array(piece, { maxLength: 8 }).map((parts) => `/${parts.join('/')}`) },
-  { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
-);
+/** As a client sends it: the UTF-8 bytes of the text, one character each. */
+const rawPath = fc
+  .oneof(
+    { weight: 9, arbitrary: fc.array(piece, { maxLength: 8 }).map((parts) => `/${parts.join('/')}`) },
+    { weight: 1, arbitrary: fc.string({ maxLength: 12 }) },
+  )
+  .map(byteString);
 
 const VARIANTS: Record<string, Partial<RouteOptions>> = {
   default: {},
@@ -130,21 +134,23 @@ describe('path decoding and routing on arbitrary paths (fast-check)', () => {
           const file =
             route.kind === 'static'
               ? route.filename
-              : paramValue(
-                  params.build(
-                    {
-                      ...CLIENT,
-                      method: 'GET',
-                      uri: raw,
-                      path: raw,
-                      query: '',
-                      headers: [],
-                      https: false,
-                      contentLength: null,
-                    },
-                    route,
+              : textOf(
+                  paramValue(
+                    params.build(
+                      {
+                        ...CLIENT,
+                        method: 'GET',
+                        uri: raw,
+                        path: raw,
+                        query: '',
+                        headers: [],
+                        https: false,
+                        contentLength: null,
+                      },
+                      route,
+                    ),
+                    'SCRIPT_FILENAME',
                   ),
-                  'SCRIPT_FILENAME',
                 );
           // Lexically: no "..", "." or "//" left for php-fpm's own path handling to interpret.
           assert.equal(resolve(file), file);
@@ -157,6 +163,9 @@ describe('path decoding and routing on arbitrary paths (fast-check)', () => {
     });
   }
 });
+
+/** A param's bytes as the file name they are. */
+const textOf = (bytes: string) => Buffer.from(bytes, 'latin1').toString('utf8');
 
 function paramValue(p: readonly string[], name: string): string {
   for (let i = 0; i < p.length; i += 2) if (p[i] === name) return p[i + 1]!;

@@ -8,7 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
-import { BadEventError } from '../../proxy/errors.ts';
+import { ADAPTERS } from '../../handler/sources.ts';
+import { ParamsBuilder } from '../../proxy/cgi/params.ts';
+import type { ProxyRequest } from '../../proxy/cgi/request.ts';
+import { BadEventError, BadRequestError } from '../../proxy/errors.ts';
 import { type LogEntry, recordingLogger } from '../support/bridge.ts';
 import { eventNames, HTTP_EVENT_SOURCES, loadEvent } from '../support/events.ts';
 import { fuzz } from '../support/fuzz.ts';
@@ -111,6 +114,73 @@ const mutatedEvent = fc
     }
     return event;
   });
+
+/** Any text JSON can carry: every code point, lone surrogates too. */
+const anyText = fc.oneof(
+  fc.string({ unit: 'binary', maxLength: 12 }),
+  fc
+    .array(fc.constantFrom('é', '\u00a0', '😀', '\ud800', '\udfff', '%', '?', 'a'), { maxLength: 8 })
+    .map((units) => units.join('')),
+);
+
+/** A fixture with some of its strings, at any depth, replaced by any text. */
+const textEvent = fc
+  .tuple(fc.constantFrom(...FIXTURES), fc.array(fc.tuple(fc.nat(), anyText), { minLength: 1, maxLength: 6 }))
+  .map(([{ source, name }, replacements]) => {
+    const event = loadEvent(source, name) as unknown as Record<string, unknown>;
+    const strings = paths(event).filter((p) => typeof valueAt(event, p) === 'string');
+    for (const [at, text] of replacements) {
+      const path = strings[at % strings.length]!;
+      const parent = valueAt(event, path.slice(0, -1)) as Record<string, unknown>;
+      parent[path[path.length - 1]!] = text;
+    }
+    return event;
+  });
+
+function valueAt(node: unknown, path: readonly string[]): unknown {
+  let at = node;
+  for (const k of path) at = (at as Record<string, unknown>)[k];
+  return at;
+}
+
+describe('Lambda adapters on events of any text (fast-check)', () => {
+  const params = new ParamsBuilder({
+    docroot: '/var/task/café',
+    serverSoftware: 'fpm-bridge/test',
+    setParams: [{ name: 'APP_NAME', value: 'Zoë %[req.hdr(Host)]' }],
+    passHeaders: [],
+    hideHeaders: [],
+  });
+
+  it('hands the core byte strings only, and PHP params of bytes only: the UTF-8 of the text', () => {
+    fc.assert(
+      fc.property(textEvent, (event) => {
+        const adapter = ADAPTERS.find((a) => a.matches(event))!;
+        let request: ProxyRequest;
+        try {
+          request = adapter.toRequest(event, fakeContext(), {
+            basePath: '',
+            trustForwardedHost: true,
+          }).request;
+        } catch {
+          return; // a malformed event: what the runtime does with it is the other properties' business
+        }
+        const { method, uri, path, query, headers, protocol, remoteAddress } = request;
+        for (const s of [method, uri, path, query, ...headers, protocol, remoteAddress])
+          assert.ok(!/[^\0-\xff]/.test(s), `not bytes: ${JSON.stringify(s)}`);
+        let built: string[];
+        try {
+          built = params.build(request, { kind: 'script', scriptName: '/é.php', pathInfo: '/😀' });
+        } catch (err) {
+          assert.ok(err instanceof BadRequestError, String(err));
+          return;
+        }
+        for (const p of built) assert.ok(!/[^\0-\xff]/.test(p), `param not bytes: ${JSON.stringify(p)}`);
+      }),
+      fuzz(1000),
+    );
+  });
+});
 
 describe('Lambda handler on arbitrary events (fast-check)', () => {
   let root = '';

@@ -38,6 +38,13 @@ function dechunk(chunks: readonly Buffer[], maxTrailerSize: number): Decoded {
   return out(-1, null);
 }
 
+/**
+ * Whitespace to String.prototype.trim or to \s, but not to HTTP (only SP and HTAB are, RFC 9110 §5.6.3), as
+ * the bytes a client sends: NBSP, NEL, VT, FF and FS one byte each (read as latin1), NBSP, U+2000, U+3000 and
+ * the BOM in UTF-8.
+ */
+const NOT_OWS = '\xa0|\x85|\x0b|\x0c|\x1c|\xc2\xa0|\xe2\x80\x80|\xe3\x80\x80|\xef\xbb\xbf'.split('|');
+
 const latin1 = (min: number, max: number) => fc.integer({ min, max }).map((c) => String.fromCharCode(c));
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
 const CRLF = Buffer.from('\r\n');
@@ -71,6 +78,7 @@ const chunked = fc
 /** Pieces of chunked syntax; 14 digits are one too many for a size, `1;eee…` a size line over 4096 bytes. */
 const CHUNK_SYNTAX = [
   ...'0|1|a|F|ff|;|=| |\t|\r|\n|\r\n|\0|\x7f|0\r\n\r\n|X: y\r\n|11111111111111'.split('|'),
+  ...NOT_OWS,
   `1;${'e'.repeat(4100)}`,
 ];
 /** Near-chunked bytes: chunked codings with one byte changed, pieces of chunked syntax strung together, noise. */
@@ -88,6 +96,20 @@ const chunkish = fc.oneof(
     .array(fc.oneof(fc.constantFrom(...CHUNK_SYNTAX), visible(6)), { maxLength: 30 })
     .map((parts) => Buffer.from(parts.join(''), 'latin1')),
 );
+/** Where the digits of each chunk size (the last chunk's too) end in a well-formed chunked coding. */
+function sizeEnds(encoded: Buffer): number[] {
+  const ends: number[] = [];
+  let at = 0;
+  for (;;) {
+    let end = at;
+    while (/[0-9a-fA-F]/.test(String.fromCharCode(encoded[end]!))) end++;
+    ends.push(end);
+    const size = Number.parseInt(encoded.toString('latin1', at, end), 16);
+    if (size === 0) return ends;
+    at = encoded.indexOf('\r\n', end) + 2 + size + 2;
+  }
+}
+
 /** A small trailer limit now and then, so the size check meets every shape of input too. */
 const maxTrailer = fc.oneof(fc.nat(40), fc.constant(8192));
 
@@ -119,6 +141,20 @@ describe('ChunkedDecoder on chunked bodies (fast-check)', () => {
         assert.equal(String(pieces.error), String(whole.error));
       }),
       fuzz(3000),
+    );
+  });
+
+  it('refuses a chunk size followed by anything but SP, HTAB, ";" or CRLF, such as a Unicode space', () => {
+    fc.assert(
+      fc.property(chunked, fc.nat(), fc.constantFrom(...NOT_OWS), cuts, ({ encoded }, at, space, pieces) => {
+        const ends = sizeEnds(encoded);
+        const i = ends[at % ends.length]!;
+        const text = encoded.toString('latin1');
+        const wire = Buffer.from(text.slice(0, i) + space + text.slice(i), 'latin1');
+        const out = dechunk(cut(wire, pieces), 8192);
+        assert.ok(out.error instanceof BadRequestError, `${JSON.stringify(space)}: ${String(out.error)}`);
+      }),
+      fuzz(1000),
     );
   });
 });
@@ -170,6 +206,7 @@ const head = fc
 
 const HEAD_SYNTAX = [
   ...' |/|:|\t|\r|\n|\0|\r\n|, |GET / HTTP/1.1|POST|HTTP/1.0|HTTP/2.0|Host: a|chunked|gzip'.split('|'),
+  ...NOT_OWS,
   ...'\r\nContent-Length: 5|\r\nTransfer-Encoding: |9999999999999999|\r\nExpect: 100-continue'.split('|'),
   ...'\r\nExpect: x|\r\nConnection: close|\r\nTransfer-Encoding: gzip, chunked'.split('|'),
 ];
@@ -191,7 +228,7 @@ const headish = fc.oneof(
   }),
 );
 
-const KINDS = 'second-length length-and-coding chunked-not-last bad-length fold colon ctl'.split(' ');
+const KINDS = 'second-length length-and-coding chunked-not-last bad-length fold colon ctl space'.split(' ');
 /** One ambiguity, injected at a random header (`at`), at a random place (`pos`). */
 const ambiguity = fc.record({
   kind: fc.constantFrom(...KINDS),
@@ -203,6 +240,10 @@ const ambiguity = fc.record({
   smuggled: fc.constantFrom('', 'Content-Length: 0', 'Transfer-Encoding: chunked'),
   bad: fc.constantFrom('', '+1', '1 1', '0x1', '1,1', '-0', '1.0', '99999999999999999'),
   coding: fc.constantFrom('chunked, gzip', 'gzip', 'identity', 'chunked;q=1'),
+  space: fc.constantFrom(...NOT_OWS),
+  /** The space goes before the framing value rather than after it; after it, a comma may come first. */
+  before: fc.boolean(),
+  comma: fc.boolean(),
 });
 type Ambiguity = typeof ambiguity extends fc.Arbitrary<infer T> ? T : never;
 
@@ -217,7 +258,17 @@ function inject(h: Head, a: Ambiguity): string {
   else if (a.kind === 'bad-length') headers.splice(i, 0, ['Content-Length', ` ${a.bad}`]);
   // Chunked not last: the body's end is unknown. Pushed last, so after any chunked.
   else if (a.kind === 'chunked-not-last') headers.push(['Transfer-Encoding', ` ${a.coding}`]);
-  else if (a.kind === 'second-length') {
+  else if (a.kind === 'space') {
+    // A Unicode space beside the framing value, inside the OWS around it: "5\xa0", " \xa0Chunked", "chunked,\xa0".
+    const at = headers.findIndex(([n]) => /^(content-length|transfer-encoding)$/i.test(n));
+    const [n, v] = at < 0 ? ['Transfer-Encoding', ' chunked '] : headers[at]!;
+    const word = trim(v);
+    const from = v.indexOf(word);
+    const spaced = a.before ? a.space + word : `${word}${a.comma ? ',' : ''}${a.space}`;
+    const value = v.slice(0, from) + spaced + v.slice(from + word.length);
+    if (at < 0) headers.push([n, value]);
+    else headers[at] = [n, value];
+  } else if (a.kind === 'second-length') {
     // Even with the same value: one Content-Length only.
     headers.splice(i, 0, ['content-length', ` ${h.contentLength ?? 7}`]);
     if (h.contentLength === null) headers.push(['Content-Length', '7']);
@@ -266,6 +317,17 @@ describe('parseRequestHead on request heads (fast-check)', () => {
           assert.ok(!/[\0-\x08\x0a-\x1f\x7f]/.test(v) && v === trim(v), JSON.stringify(v));
         }
         assert.ok(!(parsed.chunked && parsed.contentLength !== null));
+        // Framing is read from what is between SP and HTAB only: no other space was taken for whitespace.
+        const values = (name: string) =>
+          parsed.rawHeaders.filter((_, i) => i % 2 === 1 && parsed.rawHeaders[i - 1]!.toLowerCase() === name);
+        if (parsed.chunked) {
+          const codings = values('transfer-encoding').flatMap((v) => v.split(',').map(trim));
+          assert.deepEqual(
+            codings.filter((c) => c !== '').map((c) => c.toLowerCase()),
+            ['chunked'],
+          );
+        }
+        if (parsed.contentLength !== null) assert.match(values('content-length')[0]!, /^[0-9]+$/);
       }),
       fuzz(3000),
     );

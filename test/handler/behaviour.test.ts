@@ -149,6 +149,31 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.equal(JSON.parse(String(s.LAMBDA_INVOCATION_CONTEXT)).awsRequestId, 'c0ffee');
     });
 
+    it("hands PHP the UTF-8 bytes of the event's path, query and header text, encoded once", async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/hex.php/é',
+      );
+      setQuery(source, event, 'q=é');
+      const e = event as { headers?: Record<string, string>; multiValueHeaders?: Record<string, string[]> };
+      if (e.multiValueHeaders != null) e.multiValueHeaders['x-name'] = ['Zoë'];
+      e.headers = { ...e.headers, 'x-name': 'Zoë' };
+      const { server } = JSON.parse(seen(await app.handler(event, fakeContext())).body.toString()) as {
+        server: Record<string, string>;
+      };
+      const bytes = (name: string) => Buffer.from(server[name]!, 'hex').toString('latin1');
+      // REST hands over decoded parameters, which are encoded again; the other sources give the query raw.
+      const query = source === 'apigw-rest' ? 'q=%C3%A9' : 'q=\xc3\xa9';
+      assert.deepEqual(['REQUEST_URI', 'QUERY_STRING', 'PATH_INFO', 'HTTP_X_NAME'].map(bytes), [
+        `/hex.php/%C3%A9?${query}`,
+        query,
+        '/\xc3\xa9',
+        'Zo\xc3\xab',
+      ]);
+    });
+
     it('decodes a base64 PNG body and hands PHP the exact bytes with their type and length', async () => {
       const event = loadEvent(source, 'post-binary') as HttpEvents[typeof source];
       const dump = JSON.parse(seen(await app.handler(event, fakeContext())).body.toString()) as DumpBody;
@@ -271,6 +296,23 @@ for (const source of HTTP_EVENT_SOURCES) {
       assert.equal(res.status, 200);
       assert.deepEqual(res.headers['content-type'], ['application/json']);
       assert.equal(res.body.length, 0);
+    });
+
+    it("hands on PHP's Date and Server once, as PHP set them, and none of PHP's hop-by-hop fields", async () => {
+      const event = at(
+        source,
+        loadEvent(source, QUERY_FIXTURE[source]) as HttpEvents[typeof source],
+        'GET',
+        '/front-fields.php',
+      );
+      setQuery(source, event, 'date=1&server=1&hop=1&length=1');
+      const { headers } = seen(await app.handler(event, fakeContext()));
+      assert.deepEqual(
+        ['date', 'server', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].map(
+          (n) => headers[n],
+        ),
+        [['Mon, 01 Jan 2001 00:00:00 GMT'], ['php-app'], undefined, undefined, ['10'], undefined],
+      );
     });
 
     it('keeps a UTF-8 byte-order mark at the start of a text body', async () => {
@@ -435,6 +477,19 @@ describe('Lambda handler, source specifics', () => {
     )) as ALBResult;
     assert.equal(multi.headers, undefined);
     assert.deepEqual(multi.multiValueHeaders?.['X-Multi'], ['a', 'b']);
+  });
+
+  it('ALB: takes REMOTE_ADDR from the last X-Forwarded-For entry without the SP and HTAB around it, and only those', async () => {
+    const remote = async (forwardedFor: string) => {
+      const event = loadEvent('alb', 'get-single-value');
+      event.headers!['x-forwarded-for'] = forwardedFor;
+      const res = seen(await app.handler(event, fakeContext()));
+      return (JSON.parse(res.body.toString()) as DumpBody).server.REMOTE_ADDR;
+    };
+    assert.deepEqual(
+      [await remote('198.51.100.7,\t203.0.113.42 '), await remote('198.51.100.7,\u00a0203.0.113.42')],
+      ['203.0.113.42', '\u00a0203.0.113.42'],
+    );
   });
 
   it('ALB: passes still-encoded query values through without encoding them twice', async () => {

@@ -134,6 +134,10 @@ describe('Lambda handler: events that are not HTTP', () => {
     ['8443', '8443'],
     ['abc', '443'],
     ['70000', '443'],
+    // What Number() would read as 8443.
+    ['0x20fb', '443'],
+    ['8.443e3', '443'],
+    ['8443\u00a0', '443'],
   ] as const) {
     it(`takes SERVER_PORT ${port} from X-Forwarded-Port "${forwarded}" (anything but a port is ignored)`, async () => {
       const result = (await app.handler(
@@ -287,6 +291,37 @@ describe('Lambda handler: limits and faults', () => {
     const entry = log.find((e) => e.fields.limit === 6 * 1024 * 1024);
     assert.ok(entry !== undefined);
     assert.match(entry.msg ?? '', /payload limit even compressed/);
+  });
+});
+
+describe('Lambda handler: a sandbox frozen between invocations, with "timeout" set', () => {
+  it("keeps the worker of the kept connection: php-fpm's clock ran on through the freeze, and nothing kills on thaw", async () => {
+    const log: LogEntry[] = [];
+    const app = await start({ timeout: 1000 }, log);
+    try {
+      const dump = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.equal(dump.statusCode, 200);
+      const pool = app.bridge.backend.pools[0]!;
+      assert.equal(pool.stats.connections, 1, 'the connection is kept');
+      const master = app.bridge.backend.supervisor!.pid!;
+      const workers = childrenOf(master);
+      // Lambda freezes the sandbox's processes; php-fpm's master and worker here, for 3 s: past the 2 s
+      // (timeout + 1 s) a request_terminate_timeout would allow, as a frozen Lambda is for minutes.
+      process.kill(-master, 'SIGSTOP');
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      process.kill(-master, 'SIGCONT');
+      // The master's check (every third of request_terminate_timeout) runs on thaw: time to kill, if it would.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      assert.deepEqual(childrenOf(master), workers);
+      assert.deepEqual(
+        log.filter((e) => /execution timed out/.test(e.msg ?? '')),
+        [],
+      );
+      const next = (await app.handler(get('/dump.php'), fakeContext())) as APIGatewayProxyStructuredResultV2;
+      assert.equal(next.statusCode, 200);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -93,7 +93,8 @@ describe('a client that leaves in the middle of its upload', () => {
 
 describe('scripts that outlive the timeout on every worker', () => {
   it('answer 504 each, and every worker serves again once php-fpm has ended those scripts', async () => {
-    const f = await startFront({ workers: 2, timeout: 1000 });
+    // php-fpm's request_terminate_timeout: timeout + keepConnTimeout + 1 s = 3 s.
+    const f = await startFront({ workers: 2, timeout: 1000, keepConnTimeout: 1000 });
     try {
       const supervisor = f.t.bridge.backend.supervisor!;
       // Both workers listed first: read too early (under load), an empty list would make the wait for their
@@ -105,7 +106,7 @@ describe('scripts that outlive the timeout on every worker', () => {
         stuck.map((r) => r.status),
         [504, 504],
       );
-      // php-fpm's request_terminate_timeout (a second past ours) kills the stuck workers and starts new ones;
+      // php-fpm's request_terminate_timeout (2 s past ours) kills the stuck workers and starts new ones;
       // the master stays. (Until then a request waits in php-fpm's backlog, on its own timeout's clock.)
       const master = supervisor.pid!;
       await waitFor(() => {

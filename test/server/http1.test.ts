@@ -241,6 +241,65 @@ describe('HTTP/1.1 engine', () => {
     }
   });
 
+  describe('takes only SP and HTAB for whitespace around framing values (RFC 9110 §5.6.3)', () => {
+    // String.prototype.trim also strips U+00A0 and U+0085 (bytes 0xA0 and 0x85 read one per character):
+    // a front that forwarded such a Transfer-Encoding unread would frame the body otherwise. llhttp and
+    // HAProxy answer 400 here, nginx 501.
+    const te = (value: string) => `Transfer-Encoding: ${value}\r\n`;
+    const cases: [string, string, number][] = [
+      ['"chunked" then a no-break space (0xA0)', post(te('chunked\xa0'), '5\r\nhello\r\n0\r\n\r\n'), 400],
+      ['a no-break space then "chunked"', post(te('\xa0chunked'), '5\r\nhello\r\n0\r\n\r\n'), 400],
+      ['"chunked" then NEL (0x85)', post(te('chunked\x85'), '5\r\nhello\r\n0\r\n\r\n'), 400],
+      ['"chunked" then U+2000 in UTF-8', post(te('chunked\xe2\x80\x80'), '5\r\nhello\r\n0\r\n\r\n'), 400],
+      ['"chunked, " then a no-break space as a second coding', post(te('chunked, \xa0'), '0\r\n\r\n'), 400],
+      ['"chunked" then a vertical tab', post(te('chunked\x0b'), '0\r\n\r\n'), 400],
+      ['"chunked" then a form feed', post(te('chunked\x0c'), '0\r\n\r\n'), 400],
+      ['a Content-Length then a no-break space', post(length('5\xa0'), 'hello'), 400],
+      ['a no-break space then a Content-Length', post(length('\xa05'), 'hello'), 400],
+      ['a chunk size then a no-break space', post(CHUNKED, '5\xa0\r\nhello\r\n0\r\n\r\n'), 400],
+      ['a chunk size then NEL before its extension', post(CHUNKED, '5\x85;a=b\r\nhello\r\n0\r\n\r\n'), 400],
+      ['"Expect: 100-continue" then a no-break space', post(`Expect: 100-continue\xa0\r\n${length(5)}`), 417],
+    ];
+    for (const [what, bytes, status] of cases) {
+      it(`answers ${status} to ${what}`, async () => {
+        await refused(f, bytes, status);
+      });
+    }
+
+    it('ignores a Range that ends in a no-break space and sends the whole file, as nginx does', async () => {
+      const [reply] = await exchange(f.port, get('/hello.txt', `Range: bytes=0-4\xa0\r\n${CLOSE}`));
+      assert.deepEqual(
+        [...pick(reply!, 'content-range'), reply!.body.toString()],
+        [200, undefined, 'hello from a static file\n'],
+      );
+    });
+
+    it('reads "Connection: close" then a no-break space as no close: the next request is answered, as llhttp and HAProxy do', async () => {
+      const replies = await exchange(
+        f.port,
+        get('/dump.php?n=1', 'Connection: close\xa0\r\n') + get('/dump.php?n=2', CLOSE),
+      );
+      assert.deepEqual(
+        replies.map((r) => [r.status, dump(r).server.QUERY_STRING]),
+        [
+          [200, 'n=1'],
+          [200, 'n=2'],
+        ],
+      );
+    });
+
+    it('reads an HTTP/1.0 "Connection: keep-alive" then a no-break space as no keep-alive: the connection closes', async () => {
+      const conn = await Conn.open(
+        f.port,
+        'GET /dump.php?n=1 HTTP/1.0\r\nConnection: keep-alive\xa0\r\n\r\nGET /dump.php?n=2 HTTP/1.0\r\n\r\n',
+      );
+      assert.deepEqual(
+        (await conn.closing()).map((r) => [...pick(r, 'connection'), dump(r).server.QUERY_STRING]),
+        [[200, 'close', 'n=1']],
+      );
+    });
+  });
+
   describe('chunked request bodies', () => {
     const body =
       '5;name=value\r\nhello\r\n6 ; a="b c";d\r\n world\r\n0;last\r\nX-Trailer: t\r\nX-Other: u\r\n\r\n';
@@ -409,6 +468,51 @@ describe('HTTP/1.1 engine', () => {
 
     it('puts a current Date on the answer to a request the engine refuses itself (RFC 9110 §6.6.1)', async () => {
       assertDated((await refused(f, 'GET /dump.php HTTP/1.1\r\n\r\n', 400)).reply, 'the 400');
+    });
+
+    /** Every value of each field a front writes itself, in `reply`. */
+    const ownFields = (reply: Reply) =>
+      Object.fromEntries(
+        ['date', 'server', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].map((name) => [
+          name,
+          reply.headers.filter(([n]) => n === name).map(([, v]) => v),
+        ]),
+      );
+
+    it("sends PHP's Date alone, not one of its own beside it, as nginx does (RFC 9110 §6.6.1 allows one)", async () => {
+      for (const query of ['date=1', 'date=1&flush=1', 'date=1&length=1&flush=1']) {
+        const [reply] = await exchange(f.port, get(`/front-fields.php?${query}`, CLOSE));
+        assert.deepEqual(ownFields(reply!).date, ['Mon, 01 Jan 2001 00:00:00 GMT'], query);
+      }
+    });
+
+    it('sends one of each field it writes itself, whatever PHP set: Server as PHP set it, its own Connection, one framing', async () => {
+      const cases: [string, string, Record<string, string[]>][] = [
+        // Whole, PHP's length kept; streamed with PHP's length; streamed without one: chunked.
+        ['server=1&hop=1&length=1', CLOSE, { 'content-length': ['10'], 'transfer-encoding': [] }],
+        ['server=1&hop=1&length=1&flush=1', '', { 'content-length': ['10'], 'transfer-encoding': [] }],
+        ['server=1&hop=1&flush=1', '', { 'content-length': [], 'transfer-encoding': ['chunked'] }],
+      ];
+      for (const [query, headers, framing] of cases) {
+        const conn = await Conn.open(f.port, get(`/front-fields.php?${query}`, headers));
+        const [reply] = await conn.replies(1);
+        conn.socket.destroy();
+        const fields = ownFields(reply!);
+        assert.ok(fields.date!.length === 1 && IMF_FIXDATE.test(fields.date![0]!), query);
+        assert.deepEqual(
+          { ...fields, date: [] },
+          {
+            date: [],
+            server: ['php-app'],
+            // PHP's hop-by-hop fields are about its connection to php-fpm: the client's is the front's.
+            connection: headers === CLOSE ? ['close'] : [],
+            'keep-alive': [],
+            ...framing,
+          },
+          query,
+        );
+        assert.equal(reply!.body.toString(), 'fields set', query);
+      }
     });
   });
 });

@@ -36,7 +36,7 @@ function raw(port: number, head: string): Promise<Buffer> {
     socket.on('data', (d: Buffer) => chunks.push(d));
     socket.on('end', () => resolve(Buffer.concat(chunks)));
     socket.on('error', reject);
-    socket.write(head);
+    socket.write(head, 'latin1');
   });
 }
 
@@ -117,6 +117,17 @@ describe('standalone front: access log', () => {
         ['/hello.txt', 200, null],
         ['/%2e%2e/etc/passwd', 404, null],
       ],
+    );
+  });
+
+  it('logs the target as the text its bytes are: UTF-8 as such, other bytes as ISO-8859-1', async () => {
+    f.access.length = 0;
+    await raw(f.port, 'GET /caf\xc3\xa9?q=\xe9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await raw(f.port, 'GET /caf\xc3\xa9?q=\xc3\xa9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
+    await waitFor(() => f.access.length === 2, 'two access log lines');
+    assert.deepEqual(
+      f.access.map((l) => l.url),
+      ['/caf\xc3\xa9?q=\xe9', '/café?q=é'],
     );
   });
 
@@ -221,6 +232,7 @@ describe('standalone front: health endpoint', () => {
           address: f.t.bridge.backend.backends[0]!.address,
           up: true,
           connections: 0,
+          maxConns: 2,
           inFlight: 0,
           queued: 0,
         },
@@ -246,7 +258,14 @@ describe('standalone front: health endpoint', () => {
         status: 'unavailable',
         phpFpm: 'external',
         backends: [
-          { address: 'unix:/nonexistent/php-fpm.sock', up: false, connections: 0, inFlight: 0, queued: 0 },
+          {
+            address: 'unix:/nonexistent/php-fpm.sock',
+            up: false,
+            connections: 0,
+            maxConns: 5,
+            inFlight: 0,
+            queued: 0,
+          },
         ],
       });
       const metrics = (await get(f.port, '/fpm-bridge/metrics')).body;

@@ -314,14 +314,96 @@ describe("standalone front: PHP's Content-Length", () => {
   });
 });
 
-describe('standalone front: header bytes beyond ASCII', () => {
+describe('standalone front: bytes beyond ASCII in the target and the headers', () => {
   let f: TestFront;
+  let named: TestFront;
+  let docroot: string;
   before(async () => {
-    f = await startFront();
+    f = await startFront({ frontController: 'hex.php' });
+    // A script whose name is UTF-8, found from the bytes of its name raw or percent-encoded.
+    docroot = mkdtempSync(join(tmpdir(), 'fpm-bridge-names-'));
+    writeFileSync(join(docroot, 'é.php'), readFileSync(join(FIXTURES_DOCROOT, 'hex.php')));
+    named = await startFront({ frontController: false }, {}, { docroot });
   });
-  after(() => f.close());
+  after(async () => {
+    await f.close();
+    await named.close();
+    rmSync(docroot, { recursive: true, force: true });
+  });
   /** Node's client and server hold header bytes one char per byte. */
   const bytes = (text: string) => Buffer.from(text, 'utf8').toString('latin1');
+  /** hex.php's answer to `target` and `headers` sent raw: the params named, as the bytes PHP got. */
+  async function params(front: TestFront, target: string, headers: string, ...names: string[]) {
+    const head = `GET ${target} HTTP/1.1\r\nHost: x\r\n${headers}Connection: close\r\n\r\n`;
+    const reply = await rawRequest(front.port, Buffer.from(head, 'latin1'));
+    assert.equal(reply.status, 200, reply.body.toString());
+    const server = (JSON.parse(reply.body.toString()) as { server: Record<string, string> }).server;
+    return names.map((n) => (server[n] === undefined ? undefined : Buffer.from(server[n]!, 'hex')));
+  }
+  const latin1 = (text: string) => Buffer.from(text, 'latin1');
+
+  it('hands PHP the bytes of the target as sent, and of its decoded path (regression: UTF-8 encoded twice)', async () => {
+    const names = [
+      'REQUEST_URI',
+      'QUERY_STRING',
+      'DOCUMENT_URI',
+      'SCRIPT_NAME',
+      'PATH_INFO',
+      'PATH_TRANSLATED',
+    ];
+    assert.deepEqual(await params(f, '/hex.php/\xc3\xa9%20x?q=\xe9&r=%E9', '', ...names), [
+      latin1('/hex.php/\xc3\xa9%20x?q=\xe9&r=%E9'),
+      latin1('q=\xe9&r=%E9'),
+      latin1('/hex.php/\xc3\xa9 x'),
+      latin1('/hex.php'),
+      latin1('/\xc3\xa9 x'),
+      Buffer.concat([Buffer.from(FIXTURES_DOCROOT), latin1('/\xc3\xa9 x')]),
+    ]);
+  });
+
+  it('hands the front controller the bytes of the target as sent', async () => {
+    assert.deepEqual(
+      await params(f, '/caf\xc3\xa9/?q=\xe9', '', 'REQUEST_URI', 'QUERY_STRING', 'SCRIPT_NAME'),
+      [latin1('/caf\xc3\xa9/?q=\xe9'), latin1('q=\xe9'), latin1('/hex.php')],
+    );
+  });
+
+  it('hands PHP the bytes of request headers as sent, UTF-8 or not (regression: ISO-8859-1 encoded to UTF-8)', async () => {
+    const headers = 'X-A: caf\xe9\r\nX-B: \xc3\xa9\r\nCookie: n=\xe9\r\n';
+    assert.deepEqual(await params(f, '/hex.php', headers, 'HTTP_X_A', 'HTTP_X_B', 'HTTP_COOKIE'), [
+      latin1('caf\xe9'),
+      latin1('\xc3\xa9'),
+      latin1('n=\xe9'),
+    ]);
+  });
+
+  it("sets REMOTE_USER to the bytes of the Basic user name, as PHP's PHP_AUTH_USER", async () => {
+    const credentials = latin1('j\xf6rg:secret').toString('base64');
+    assert.deepEqual(
+      await params(f, '/hex.php', `Authorization: Basic ${credentials}\r\n`, 'REMOTE_USER', 'PHP_AUTH_USER'),
+      [latin1('j\xf6rg'), latin1('j\xf6rg')],
+    );
+  });
+
+  it('runs a script whose name is UTF-8 from the raw bytes of its name and from their percent-encoding', async () => {
+    for (const target of ['/\xc3\xa9.php/x', '/%C3%A9.php/x']) {
+      assert.deepEqual(await params(named, target, '', 'SCRIPT_NAME', 'SCRIPT_FILENAME', 'PATH_INFO'), [
+        latin1('/\xc3\xa9.php'),
+        Buffer.from(join(docroot, 'é.php')),
+        latin1('/x'),
+      ]);
+    }
+  });
+
+  it('answers 400 to a raw path whose bytes are not UTF-8, as to their percent-encoding', async () => {
+    for (const target of ['/caf\xe9', '/caf%E9']) {
+      const reply = await rawRequest(
+        f.port,
+        latin1(`GET ${target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n`),
+      );
+      assert.equal(reply.status, 400, target);
+    }
+  });
 
   it('hands PHP the UTF-8 bytes of a request header as the client sent them', async () => {
     const res = await send(f.port, { path: '/dump.php', headers: { 'X-Name': bytes('Zoë') } });
@@ -506,6 +588,14 @@ describe('standalone front: static files', () => {
     assert.deepEqual(stale.body, text);
   });
 
+  it('takes a "*" for a wildcard only alone, not inside other text (regression: "x*" matched every file)', async () => {
+    for (const inm of ['x*', `${etag}*`, `"other", *`]) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { 'If-None-Match': inm } });
+      assert.deepEqual([res.status, res.body], [200, text], inm);
+    }
+    preconditionFailed(await send(f.port, { path: '/hello.txt', headers: { 'If-Match': 'x*' } }));
+  });
+
   it("answers 412 to If-Match with the file's weak tag in either form, because If-Match compares strongly", async () => {
     for (const ifMatch of [etag, opaque, `"other", ${opaque}`]) {
       preconditionFailed(await send(f.port, { path: '/hello.txt', headers: { 'If-Match': ifMatch } }));
@@ -534,6 +624,36 @@ describe('standalone front: static files', () => {
     const res = await send(f.port, { path: '/hello.txt', headers: { 'If-Unmodified-Since': 'yesterday' } });
     assert.equal(res.status, 200);
     assert.deepEqual(res.body, text);
+  });
+
+  it('ignores If-Modified-Since and If-Unmodified-Since values that are no HTTP-date, which Date.parse reads as one', async () => {
+    // Date.parse takes "2030" for 2030-01-01 and "1" for 2001-01-01: a 304 and a 412 nginx does not send.
+    for (const [name, value] of [
+      ['If-Modified-Since', '2030'],
+      ['If-Modified-Since', '2099-01-01'],
+      ['If-Unmodified-Since', '1'],
+      ['If-Unmodified-Since', 'Jan 1 2001'],
+    ]) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { [name!]: value! } });
+      assert.deepEqual([res.status, res.body], [200, text], `${name}: ${value}`);
+    }
+  });
+
+  it('reads If-Modified-Since in each of the three HTTP-date forms (RFC 9110 §5.6.7)', async () => {
+    const at = new Date(helloStats.mtimeMs);
+    const day = ['Sunday', 'Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday'][
+      at.getUTCDay()
+    ]!;
+    const [, dd, mon, yyyy, time] = lastModified.split(' ');
+    const forms = [
+      lastModified,
+      `${day}, ${dd}-${mon}-${yyyy!.slice(2)} ${time} GMT`,
+      `${day.slice(0, 3)} ${mon} ${String(at.getUTCDate()).padStart(2, ' ')} ${time} ${yyyy}`,
+    ];
+    for (const ims of forms) {
+      const res = await send(f.port, { path: '/hello.txt', headers: { 'If-Modified-Since': ims } });
+      assert.equal(res.status, 304, ims);
+    }
   });
 
   it('checks If-Match and If-Unmodified-Since before If-None-Match and Range (RFC 9110 §13.2.2)', async () => {
@@ -656,6 +776,20 @@ describe('standalone front: trusted proxies', () => {
     assert.equal('HTTPS' in s, false);
     assert.equal(s.SERVER_PORT, '80');
     assert.equal(s.SERVER_NAME, 'good.example');
+  });
+
+  it('takes nothing from X-Forwarded-* values that end in a no-break space: only SP and HTAB are whitespace', async () => {
+    const res = await send(f.port, {
+      path: '/dump.php',
+      headers: {
+        'X-Forwarded-For': '203.0.113.9\xa0',
+        'X-Forwarded-Proto': 'https\xa0',
+        'X-Forwarded-Port': '8443\xa0',
+      },
+    });
+    const s = (JSON.parse(res.body.toString()) as DumpBody).server;
+    // A port that is not digits is no port: the one of the scheme, which is not https, stands.
+    assert.deepEqual([s.REMOTE_ADDR, 'HTTPS' in s, s.SERVER_PORT], ['127.0.0.1', false, '80']);
   });
 
   it('stops at an X-Forwarded-For entry that is no IP address, keeping the last trusted hop', async () => {

@@ -3,6 +3,7 @@ import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startBackend } from '../../proxy/backend.ts';
 import { Bridge } from '../../proxy/bridge.ts';
+import { byteString } from '../../proxy/byte-strings.ts';
 import type { ProxyRequest } from '../../proxy/cgi/request.ts';
 import type { Route } from '../../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../../proxy/config.ts';
@@ -40,7 +41,7 @@ export function recordingLogger(entries: LogEntry[]): Logger {
 export interface TestRequest {
   /** Default GET. */
   method?: string;
-  /** Request target as a client sends it: raw path and query. */
+  /** Request target as a client sends it: raw path and query (text, sent as its UTF-8 bytes). */
   uri: string;
   /** Flat `[name, value, ...]`, like `IncomingMessage.rawHeaders`; repeats allowed. */
   headers?: readonly string[];
@@ -163,6 +164,9 @@ export async function startBridge(options: BridgeOptions = {}): Promise<TestBrid
     const inner = backend.dispatcher;
     backend.dispatcher = {
       dispatch(request, handler) {
+        // PARAMS carry byte strings: a character past 0xFF would lose its high bits on the way to PHP.
+        const text = request.params.find((p) => /[^\0-\xff]/.test(p));
+        if (text !== undefined) throw new Error(`a param is text, not bytes: ${JSON.stringify(text)}`);
         dispatched.push(request.params);
         return inner.dispatch(request, handler);
       },
@@ -171,14 +175,16 @@ export async function startBridge(options: BridgeOptions = {}): Promise<TestBrid
   const bridge = new Bridge(config, backend, logger);
 
   const toRequest = (r: TestRequest): ProxyRequest => {
-    const q = r.uri.indexOf('?');
+    // Sent by a client, the target and the headers are the UTF-8 bytes of the test's text.
+    const uri = byteString(r.uri);
+    const q = uri.indexOf('?');
     const body = r.body === undefined ? undefined : Buffer.from(r.body);
     return {
       method: r.method ?? 'GET',
-      uri: r.uri,
-      path: q < 0 ? r.uri : r.uri.slice(0, q),
-      query: q < 0 ? '' : r.uri.slice(q + 1),
-      headers: r.headers ?? [],
+      uri,
+      path: q < 0 ? uri : uri.slice(0, q),
+      query: q < 0 ? '' : uri.slice(q + 1),
+      headers: (r.headers ?? []).map(byteString),
       protocol: r.protocol ?? CLIENT.protocol,
       https: r.https ?? false,
       remoteAddress: CLIENT.remoteAddress,
