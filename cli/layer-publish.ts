@@ -1,4 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Architecture, Runtime } from '@aws-sdk/client-lambda';
+import type { LambdaArch } from '../layer/debian.ts';
 import type { LayerContent, PublishedLayer } from '../layer/publish.ts';
 import { UsageError } from '../proxy/errors.ts';
 import { parseCommand } from './args.ts';
@@ -6,7 +8,6 @@ import { DEFAULT_LAYER_DIR } from './layer-build.ts';
 
 /** What `fpm-bridge layer build` writes when given no --out. */
 const DEFAULT_ZIP = `${DEFAULT_LAYER_DIR}/layer.zip`;
-const DEFAULT_NAME = 'fpm-bridge-php-82';
 
 const PUBLISH_USAGE = `Usage: fpm-bridge layer publish [options]
 
@@ -17,12 +18,14 @@ Options:
   --zip FILE            the layer zip (default ${DEFAULT_ZIP}); at most 50 MiB, else use --s3-bucket/--s3-key
   --s3-bucket BUCKET    take the zip from S3 instead (upload it first: aws s3 cp layer.zip s3://BUCKET/KEY)
   --s3-key KEY          the zip's key in --s3-bucket
-  --name NAME           layer name (default ${DEFAULT_NAME}, or ${DEFAULT_NAME}-arm64 for an arm64 layer)
+  --name NAME           layer name (default fpm-bridge-php-84, -82 for PHP 8.2, by the zip's
+                        share/fpm-bridge/layer.json; -arm64 appended for an arm64 layer)
   --region REGION       AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or your AWS profile's)
   --arch ARCH           x86_64 or arm64: what the layer was built for (default: what the zip's
                         share/fpm-bridge/layer.json says, else x86_64)
   --runtimes LIST       compatible runtimes, comma-separated (default nodejs22.x,nodejs24.x)
-  --description TEXT    layer version description
+  --description TEXT    layer version description (default: PHP version, architecture and the zip's
+                        sha256, by which "serverless deploy" finds this version again)
   --license TEXT        license info: an SPDX identifier or a URL
   --public              let every AWS account use this layer version
   --debug               show stack traces
@@ -63,11 +66,21 @@ export async function layerPublish(
   // of the CLI's code, and the other commands should not pay for loading it.
   const [
     sdk,
-    { LAYER_RUNTIMES, layerManifest, makeLayerPublic, publishLayer, readLayerZip },
+    {
+      contentDescription,
+      LAYER_RUNTIMES,
+      layerManifest,
+      layerName,
+      makeLayerPublic,
+      publishLayer,
+      readLayerZip,
+    },
+    { PHP_VERSIONS },
     { awsError, lambdaClient },
   ] = await Promise.all([
     import('@aws-sdk/client-lambda'),
     import('../layer/publish.ts'),
+    import('../layer/build.ts'),
     import('./aws.ts'),
   ]);
   if (values.arch !== undefined && !Object.values<string>(sdk.Architecture).includes(values.arch)) {
@@ -84,14 +97,22 @@ export async function layerPublish(
   const content = layerContent(values.zip, values['s3-bucket'], values['s3-key'], readLayerZip);
   // A zip from "layer build" says what it was built for: an arm64 layer labelled x86_64 would deploy and
   // then fail to exec php-fpm.
-  const built = 'zipFile' in content ? (layerManifest(content.zipFile)?.arch ?? null) : null;
+  const manifest = 'zipFile' in content ? layerManifest(content.zipFile) : null;
+  const built = manifest?.arch ?? null;
   if (values.arch !== undefined && built !== null && values.arch !== built) {
     throw new UsageError(
       `--arch ${values.arch}, but the zip was built for ${built} (its share/fpm-bridge/layer.json) — drop --arch, or build for ${values.arch}`,
     );
   }
-  const arch = values.arch ?? built ?? 'x86_64';
-  const name = values.name ?? (arch === 'arm64' ? `${DEFAULT_NAME}-arm64` : DEFAULT_NAME);
+  // Checked above against the SDK's list: x86_64 or arm64.
+  const arch = (values.arch ?? built ?? 'x86_64') as LambdaArch;
+  const name = values.name ?? layerName(manifest?.php ?? PHP_VERSIONS[0]!, arch);
+  // Content-addressed as the Serverless plugin's own publishing: a later `serverless deploy` reuses it.
+  const description =
+    values.description ??
+    (manifest?.php !== undefined && 'zipFile' in content
+      ? contentDescription(manifest.php, arch, createHash('sha256').update(content.zipFile).digest('hex'))
+      : undefined);
   const client = await lambdaClient({ region: values.region }, `PublishLayerVersion "${name}"`);
   const region = await client.config.region();
   try {
@@ -102,7 +123,7 @@ export async function layerPublish(
         content,
         runtimes: runtimes as Runtime[],
         architectures: [arch as Architecture],
-        description: values.description,
+        description,
         license: values.license,
       });
     } catch (err) {

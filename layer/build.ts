@@ -23,6 +23,7 @@ import {
   TRIPLET,
 } from './debian.ts';
 import { EM_AARCH64, EM_X86_64, parseExports, readElf, symbolBytes } from './elf.ts';
+import { keepGconvModule } from './encodings.ts';
 import {
   EXTENSIONS,
   type ExtensionSelection,
@@ -216,7 +217,7 @@ export function layerIniDir(php: string): string {
  *  /opt/bin/php, /opt/bin/php-fpm      Debian's binaries, loader and RPATH set to /opt/lib (patchelf)
  *  /opt/lib/ld-linux-*.so.*            Debian's dynamic loader: Amazon Linux 2023's glibc is older
  *  /opt/lib/*.so.*                     every library the binaries and extensions need (DT_NEEDED walk)
- *  /opt/lib/<triplet>/gconv/           glibc's character sets (iconv), /opt/lib/locale/C.utf8 its C.UTF-8
+ *  /opt/lib/<triplet>/gconv/           glibc's character sets (iconv) of layer/encodings.ts; lib/locale its C.UTF-8
  *  /opt/lib/php/extensions/*.so        the chosen extensions only
  *  /opt/etc/php/php.ini, conf.d/*.ini  Lambda settings; one file per extension
  *  /opt/etc/php-fpm.conf               for running php-fpm without fpm-bridge
@@ -426,10 +427,16 @@ async function assemble(
       add(`${inLayer(dir).slice(LAYER_PREFIX.length + 1)}/${name}`, data);
     }
   }
-  // The modules keep their RUNPATH $ORIGIN: the few that load a helper (libJIS.so, …) find it beside them.
-  // IBM's EBCDIC code pages (half the size) are left out; its PC code pages (437, 850–869) stay.
-  for (const [name, file] of treeFiles(stage, gconv)) {
-    if (/^IBM\d+\.so$/.test(name) && !/^IBM(437|8[56]\d)\.so$/.test(name)) continue;
+  // The character sets of layer/encodings.ts, and the helpers (libJIS.so, …) they load; the modules keep
+  // their RUNPATH $ORIGIN, by which they find those beside them.
+  const charsets = treeFiles(stage, gconv);
+  const kept = new Set(charsets.map(([name]) => name).filter(keepGconvModule));
+  for (const [name, file] of charsets) {
+    if (!kept.has(name) || !name.endsWith('.so')) continue;
+    for (const helper of readElf(file).needed) if (charsets.some(([n]) => n === helper)) kept.add(helper);
+  }
+  for (const [name, file] of charsets) {
+    if (!kept.has(name)) continue;
     // iconvconfig wrote the modules' absolute paths into the cache.
     const data =
       name === 'gconv-modules.cache' ? relocatePaths(take(file), name, glibc.slice(0, 1)) : take(file);

@@ -1,66 +1,5 @@
 import { LayerError } from '../proxy/errors.ts';
-
-/**
- * ICU's converters (`.cnv` tables, by ICU's internal name) the layer keeps: those for the legacy encodings
- * of the WHATWG Encoding Standard — what browsers still send and accept, so what a web app meets — and
- * the IBM PC code pages 437 and 850–869 (ZIP file names, old CSV exports), the same PC pages the layer keeps
- * of glibc's iconv. UTF-8/16/32, US-ASCII and ISO-8859-1 need no table. ISO-2022-JP is built from Shift_JIS.
- */
-const KEPT_CONVERTERS = new Set([
-  'ibm-866_P100-1995',
-  'ibm-912_P100-1995',
-  'ibm-913_P100-2000',
-  'ibm-914_P100-1995',
-  'ibm-915_P100-1995',
-  'ibm-1089_P100-1995',
-  'ibm-9005_X110-2007',
-  'ibm-5012_P100-1999',
-  'iso-8859_10-1998',
-  'ibm-921_P100-1995',
-  'iso-8859_14-1998',
-  'ibm-923_P100-1998',
-  'ibm-878_P100-1996',
-  'ibm-1168_P100-2002',
-  'macos-0_2-10.2',
-  'macos-7_3-10.2',
-  'windows-874-2000',
-  'ibm-5346_P100-1998',
-  'ibm-5347_P100-1998',
-  'ibm-5348_P100-1997',
-  'ibm-5349_P100-1998',
-  'ibm-5350_P100-1998',
-  'ibm-9447_P100-2002',
-  'ibm-9448_X100-2005',
-  'ibm-9449_P100-2002',
-  'ibm-5354_P100-1998',
-  'windows-936-2000',
-  'gb18030',
-  'gb18030-2022',
-  'windows-950-2000',
-  'euc-jp-2007',
-  'ibm-33722_P12A_P12A-2009_U2',
-  'ibm-943_P15A-2003',
-  'ibm-970_P110_P110-2006_U2',
-  'windows-949-2000',
-  'ibm-437_P100-1995',
-  'ibm-850_P100-1995',
-  'ibm-851_P100-1995',
-  'ibm-852_P100-1995',
-  'ibm-855_P100-1995',
-  'ibm-856_P100-1995',
-  'ibm-857_P100-1995',
-  'ibm-858_P100-1997',
-  'ibm-860_P100-1995',
-  'ibm-861_P100-1995',
-  'ibm-862_P100-1995',
-  'ibm-863_P100-1995',
-  'ibm-864_X110-1999',
-  'ibm-865_P100-1995',
-  'ibm-866_P100-1995',
-  'ibm-867_P100-1998',
-  'ibm-868_P100-1995',
-  'ibm-869_P100-1995',
-]);
+import { KEPT_ICU_CONVERTERS } from './encodings.ts';
 
 /**
  * What the layer leaves out of ICU's data (about 13 MiB of 30), each part reachable from PHP only through
@@ -70,7 +9,7 @@ const KEPT_CONVERTERS = new Set([
  * - `unit/`: names of measurement units — only MessageFormatter skeletons `{n, number, ::unit/…}`;
  * - `brkitr/*.dict`: word dictionaries for Chinese, Japanese, Thai, Lao, Khmer and Burmese —
  *   `IntlBreakIterator::createWordInstance()` splits those scripts per character or per run instead;
- * - converters other than {@link KEPT_CONVERTERS} — `UConverter` for EBCDIC and other rare encodings.
+ * - converters other than {@link KEPT_ICU_CONVERTERS} — `UConverter` for EBCDIC and other rare encodings.
  * Kept: every locale's formats, collation, currencies, time zone names, plural and spell-out rules,
  * transliteration, normalization, IDNA, character names, confusables.
  */
@@ -79,7 +18,7 @@ export function keepIcuItem(name: string): boolean {
   const item = name.slice(name.indexOf('/') + 1);
   if (/^(lang|region|unit)\//.test(item)) return false;
   if (/^brkitr\/.*\.dict$/.test(item)) return false;
-  if (item.endsWith('.cnv')) return KEPT_CONVERTERS.has(item.slice(0, -4));
+  if (item.endsWith('.cnv')) return KEPT_ICU_CONVERTERS.has(item.slice(0, -4));
   return true;
 }
 

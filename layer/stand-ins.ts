@@ -31,8 +31,7 @@ export const STAND_INS: readonly StandInRule[] = [
     soname: /^libaom\.so\./,
     consumers: /^libavif\.so\./,
     behaviour: 'fail',
-    without:
-      'AVIF encoding (libaom, 5 MiB): imageavif() is disabled; AVIF images still decode (dav1d) with imagecreatefromavif() and imagecreatefromstring()',
+    without: 'AVIF encoding: imageavif() is disabled (AVIF images still decode, with dav1d)',
     ini: '; libaom is a stand-in in this layer: AVIF images decode (dav1d) but cannot be encoded. A php.ini of the\n; app that sets disable_functions replaces this line: keep imageavif in it.\ndisable_functions = imageavif\n',
   },
   {

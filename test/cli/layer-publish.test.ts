@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,8 +19,8 @@ import { AwsError, ConfigError, UsageError } from '../../proxy/errors.ts';
 import { noAwsEnv, recordRequests } from '../support/aws.ts';
 import { runCli } from '../support/cli.ts';
 
-const ARN = 'arn:aws:lambda:eu-west-1:123456789012:layer:fpm-bridge-php-82:3';
-const ACTION = 'PublishLayerVersion "fpm-bridge-php-82" in eu-west-1';
+const ARN = 'arn:aws:lambda:eu-west-1:123456789012:layer:fpm-bridge-php-84:3';
+const ACTION = 'PublishLayerVersion "fpm-bridge-php-84" in eu-west-1';
 
 /** Runs `fpm-bridge layer publish ARGS` in this process against the mocked client; resolves with stdout. */
 async function publish(args: string[]): Promise<string> {
@@ -93,11 +94,11 @@ describe('fpm-bridge layer publish', () => {
     assert.equal(lambda.calls().length, 1, 'nothing but PublishLayerVersion');
   });
 
-  it('defaults to the name fpm-bridge-php-82, nodejs22.x and nodejs24.x, and x86_64', async () => {
+  it('defaults to the name fpm-bridge-php-84 (for a zip that does not say its PHP), nodejs22.x and nodejs24.x, and x86_64', async () => {
     lambda.on(PublishLayerVersionCommand).resolves({ LayerVersionArn: ARN, Version: 3 });
     await publish(['--zip', zipPath, '--region', 'eu-west-1']);
     assert.deepEqual(lambda.commandCalls(PublishLayerVersionCommand)[0]!.args[0].input, {
-      LayerName: 'fpm-bridge-php-82',
+      LayerName: 'fpm-bridge-php-84',
       Content: { ZipFile: zipBytes },
       CompatibleRuntimes: ['nodejs22.x', 'nodejs24.x'],
       CompatibleArchitectures: ['x86_64'],
@@ -106,7 +107,7 @@ describe('fpm-bridge layer publish', () => {
     });
   });
 
-  it("takes the architecture from the zip's manifest: an arm64 build is published as arm64, named -arm64", async () => {
+  it("takes PHP version and architecture from the zip's manifest: a PHP 8.2 arm64 build is fpm-bridge-php-82-arm64, its sha256 in the description", async () => {
     const armZip = join(dir, 'arm64.zip');
     const bytes = zip([
       { name: 'bin/php-fpm', data: Buffer.from('#!/bin/sh\n'), mode: 0o755 },
@@ -121,8 +122,12 @@ describe('fpm-bridge layer publish', () => {
     await publish(['--zip', armZip, '--region', 'eu-west-1']);
     const input = lambda.commandCalls(PublishLayerVersionCommand)[0]!.args[0].input;
     assert.deepEqual(
-      [input.LayerName, input.CompatibleArchitectures],
-      ['fpm-bridge-php-82-arm64', ['arm64']],
+      [input.LayerName, input.CompatibleArchitectures, input.Description],
+      [
+        'fpm-bridge-php-82-arm64',
+        ['arm64'],
+        `fpm-bridge PHP 8.2 arm64 sha256:${createHash('sha256').update(bytes).digest('hex')}`,
+      ],
     );
     await assert.rejects(
       publish(['--zip', armZip, '--region', 'eu-west-1', '--arch', 'x86_64']),
@@ -148,7 +153,7 @@ describe('fpm-bridge layer publish', () => {
     const grants = lambda.commandCalls(AddLayerVersionPermissionCommand);
     assert.equal(grants.length, 1);
     assert.deepEqual(grants[0]!.args[0].input, {
-      LayerName: 'fpm-bridge-php-82',
+      LayerName: 'fpm-bridge-php-84',
       VersionNumber: 3,
       StatementId: 'fpm-bridge-public',
       Action: 'lambda:GetLayerVersion',
@@ -342,7 +347,7 @@ describe('fpm-bridge layer publish as a process, with no AWS configuration at al
         code: 1,
         stdout: '',
         stderr:
-          'fpm-bridge: no AWS region for PublishLayerVersion "fpm-bridge-php-82" — pass --region or set AWS_REGION (or "region" in your AWS profile)\n',
+          'fpm-bridge: no AWS region for PublishLayerVersion "fpm-bridge-php-84" — pass --region or set AWS_REGION (or "region" in your AWS profile)\n',
       },
     );
     assert.deepEqual(endpoint.requests, []);

@@ -138,12 +138,12 @@ for (const version of PHP_VERSIONS) {
       );
     });
 
-    it('converts character sets with iconv (glibc’s gconv modules in the layer) and has C.UTF-8', () => {
+    it('converts the web’s character sets with iconv (glibc’s gconv modules in the layer), not EBCDIC, and has C.UTF-8', () => {
       assert.equal(
         php(
-          'echo bin2hex(iconv("UTF-8", "ISO-8859-1", "é")), " ", bin2hex(iconv("UTF-8", "SJIS", "日本")), " ", bin2hex(iconv("UTF-8", "CP850", "é")), " ", setlocale(LC_ALL, "C.UTF-8");',
+          'echo bin2hex(iconv("UTF-8", "ISO-8859-1", "é")), " ", bin2hex(iconv("UTF-8", "SJIS", "日本")), " ", bin2hex(iconv("UTF-8", "CP850", "é")), " ", bin2hex(iconv("UTF-8", "ISO-2022-JP", "日")), " ", bin2hex(iconv("UTF-8", "EUC-KR", "한")), " ", var_export(@iconv("UTF-8", "EBCDIC-US", "a"), true), " ", setlocale(LC_ALL, "C.UTF-8");',
         ),
-        'e9 93fa967b 82 C.UTF-8',
+        'e9 93fa967b 82 1b2442467c1b2842 c7d1 false C.UTF-8',
       );
     });
 
