@@ -40,7 +40,7 @@ export interface SpoolLimits {
 
 export interface SpooledBody {
   length: number;
-  /** The body, once: a Buffer when it stayed in memory, else a stream over the temporary file. */
+  /** The body, once: a Buffer when small or in one piece, else a stream over its pieces or the temporary file. */
   body: Buffer | Readable;
   /** Closes the temporary file, if any. Safe to call more than once. */
   dispose(): void;
