@@ -496,9 +496,15 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follo
 - **What is left**: a response that spans event-loop turns still streams in pieces (a write per read and
   a chunked terminator), and on this VM each write that wakes the client is costly; larger read buffers, a
   larger body stream high-water mark and uncorking on setImmediate instead of nextTick were each tried
-  without a clear gain. For the 1 MiB POST, fpm-bridge and HAProxy stream a body to php-fpm as it arrives, so a worker is taken
-  before the body is in, while nginx reads the whole body first; buffering bodies up to 1 MiB before dispatch
-  was tried earlier and was slower (424 → 286 req/s at c=32).`;
+  without a clear gain.
+- **The 1 MiB POST reads the body whole first (2026-12-07)**, as nginx does and HAProxy does not: a worker is
+  taken only once the body is in (\`requestBuffering\`, so slow uploads cannot pin every worker). Alternating
+  the two builds, 5 runs each on a machine loaded 8–11 by other work (medians, min–max): req/s 313 [277–498]
+  streamed against 308 [216–457] read whole at c=1, 293 [201–317] against 269 [205–402] at c=32, 263
+  [126–460] against 286 [134–388] at c=256; front CPU per upload 1488 against 1487 µs at c=32 — level within
+  the noise. That holds because the body is kept as the socket's reads came and written to php-fpm from them:
+  joined into one Buffer first, the copy and a second megabyte per request doubled the garbage collections
+  and cost 50 % more front CPU at c=32.`;
 
 // ---- setup ----
 

@@ -38,6 +38,7 @@ export interface Config {
   queueTimeout: number;
   maxResponseHeaderSize: number;
   maxBodySize: number;
+  requestBuffering: boolean;
   logStderr: 'log' | 'ignore';
   listen: string;
   basePath: string;
@@ -50,6 +51,8 @@ export interface Config {
   phpBinary: string;
   trustedProxies: string[];
   headersTimeout: number;
+  bodyTimeout: number;
+  bodyMinRate: number;
   idleTimeout: number;
   keepAliveTimeout: number;
   maxHeaderSize: number;
@@ -369,6 +372,15 @@ export const SETTINGS: readonly Setting[] = [
     default: () => 100 * 1024 * 1024,
   },
   {
+    key: 'requestBuffering',
+    env: 'FPM_BRIDGE_REQUEST_BUFFERING',
+    kind: 'boolean',
+    defaultText: '`true`',
+    meaning:
+      "`serve` only: a request body is read whole (in memory up to 1 MiB, past that in a temporary file) before a php-fpm worker is taken, as nginx's `fastcgi_request_buffering`; `false` streams a Content-Length body to PHP as it arrives, so a client that uploads slowly holds a worker all along (unsafe where clients are not trusted). Chunked bodies are always read whole",
+    default: () => true,
+  },
+  {
     key: 'logStderr',
     env: 'FPM_BRIDGE_LOG_STDERR',
     kind: 'enum',
@@ -484,6 +496,26 @@ export const SETTINGS: readonly Setting[] = [
     defaultText: '`30000` ms',
     meaning: '`serve` only: time a client has to send its request headers',
     default: () => 30_000,
+  },
+  {
+    key: 'bodyTimeout',
+    env: 'FPM_BRIDGE_BODY_TIMEOUT',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`30000` ms',
+    meaning:
+      '`serve` only: time a client has to send a body read whole (`requestBuffering`, chunked), plus one second for every `bodyMinRate` bytes it sent; slower → 408. `0` = none',
+    default: () => 30_000,
+  },
+  {
+    key: 'bodyMinRate',
+    env: 'FPM_BRIDGE_BODY_MIN_RATE',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`1024` bytes/s',
+    meaning:
+      "`serve` only: the pace that extends `bodyTimeout` (Apache's mod_reqtimeout `MinRate`): a body arriving at least this fast is never cut, one trickling slower is; `0` = `bodyTimeout` bounds the whole body",
+    default: () => 1024,
   },
   {
     key: 'idleTimeout',

@@ -181,6 +181,14 @@ export class BodyError extends FpmBridgeError {
   }
 }
 
+/** A request body could not be written to its temporary file (disk full, temporary directory not writable). */
+export class SpoolError extends FpmBridgeError {
+  override readonly name = 'SpoolError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_SPOOL', 500, message, options);
+  }
+}
+
 /** The request uses what the front does not implement: a transfer coding other than chunked, CONNECT. */
 export class NotImplementedError extends FpmBridgeError {
   override readonly name = 'NotImplementedError';
@@ -205,7 +213,7 @@ export class ExpectationFailedError extends FpmBridgeError {
   }
 }
 
-/** The client did not send its request headers within `headersTimeout`. */
+/** The client did not send its request headers within `headersTimeout`, or its body fast enough (`bodyTimeout`). */
 export class RequestTimeoutError extends FpmBridgeError {
   override readonly name = 'RequestTimeoutError';
   constructor(message: string) {

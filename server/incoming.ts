@@ -9,12 +9,11 @@ import type { FrontRequest } from './http1/exchange.ts';
 const BODY_METHODS = new Set(['POST', 'PUT', 'PATCH']);
 
 /**
- * Turns a front request into the core's {@link ProxyRequest}. `contentLength` is what the body will be: the
- * Content-Length header, or `spooledLength` for a chunked body already collected.
+ * Turns a front request into the core's {@link ProxyRequest}. `contentLength` is the Content-Length header;
+ * for a chunked body the caller sets it once the body is read whole.
  */
 export function incomingToRequest(
   req: FrontRequest,
-  spooledLength: number | null,
   proxies: TrustedProxies,
   trustForwardedHost: boolean,
 ): ProxyRequest {
@@ -34,11 +33,8 @@ export function incomingToRequest(
   }
   const q = target.indexOf('?');
   const socket = req.socket;
-  let contentLength: number | null = spooledLength;
-  if (contentLength === null) {
-    contentLength = req.contentLength;
-    if (contentLength === null && BODY_METHODS.has(req.method)) contentLength = 0;
-  }
+  let contentLength = req.contentLength;
+  if (contentLength === null && BODY_METHODS.has(req.method)) contentLength = 0;
   const peer = socket.remoteAddress ?? '';
   const forwarded = proxies.resolve(peer, (name) => req.header(name));
   // The target and the headers stay byte strings, as the head was read: PARAMS carry them byte for byte.

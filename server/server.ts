@@ -1,5 +1,4 @@
 import type { AddressInfo, Server } from 'node:net';
-import type { Readable } from 'node:stream';
 import type { Bridge } from '../proxy/bridge.ts';
 import { headerText } from '../proxy/byte-strings.ts';
 import type { CgiHead } from '../proxy/cgi/response.ts';
@@ -17,7 +16,7 @@ import { createPinoLogger } from './log.ts';
 import { FrontMetrics } from './metrics.ts';
 import { createMetricsServer, Endpoints, RequestRecord } from './observability.ts';
 import { bodyFailed, lengthMismatch, pump } from './pump.ts';
-import { bodyTooLarge, type SpooledBody, spoolBody } from './spool.ts';
+import { bodyTooLarge, spoolBody } from './spool.ts';
 import { serveStatic } from './static.ts';
 
 let sequence = 0;
@@ -34,8 +33,9 @@ export interface FrontOptions {
 const metricsServers = new WeakMap<Server, Server>();
 
 /**
- * The standalone front: a `node:http` server that routes each request through the {@link Bridge} and
- * streams bodies both ways (a slow client slows php-fpm's reads, it does not fill our memory). It answers
+ * The standalone front: an HTTP/1.1 server that routes each request through the {@link Bridge}, reads a
+ * request body whole before php-fpm is asked (`requestBuffering`; see spoolBody) and streams responses (a
+ * slow client slows php-fpm's reads, it does not fill our memory). It answers
  * `healthPath` and `metricsPath` itself, and writes the access log and the request metrics; with both off
  * a request costs one null check more.
  */
@@ -109,18 +109,11 @@ async function handle(
   requestId: string,
   record: RequestRecord | null,
 ): Promise<void> {
-  const limit = bridge.config.maxBodySize;
-  let body: Readable | Buffer | null = req.body;
-  let spooled: SpooledBody | null = null;
-  if (req.contentLength !== null) {
-    if (limit > 0 && req.contentLength > limit) throw bodyTooLarge(limit);
-  } else if (req.chunked) {
-    // php-fpm reads exactly CONTENT_LENGTH bytes, so a chunked body must be complete before it is sent.
-    spooled = await spoolBody(req.body as Readable, limit);
-    body = spooled.body;
-    res.once('close', spooled.dispose);
-  }
-  const request = incomingToRequest(req, spooled?.length ?? null, proxies, bridge.config.trustForwardedHost);
+  const config = bridge.config;
+  // Refused before a byte of the body is read (nor spooled): the connection closes instead.
+  if (req.contentLength !== null && config.maxBodySize > 0 && req.contentLength > config.maxBodySize)
+    throw bodyTooLarge(config.maxBodySize);
+  const request = incomingToRequest(req, proxies, config.trustForwardedHost);
   if (record !== null) record.remoteAddress = request.remoteAddress;
   const route = bridge.route(request);
   if (route.kind === 'static') {
@@ -132,6 +125,20 @@ async function handle(
     // The location keeps the query's bytes: written as they are, as in the header.
     res.end(Buffer.from(`308 Permanent Redirect to ${route.location}\n`, 'latin1'));
     return;
+  }
+  let body = req.body;
+  // A body still on its way is read whole before php-fpm is asked (see spoolBody); a chunked one always,
+  // since php-fpm must be told its length first.
+  if (body !== null && !Buffer.isBuffer(body) && (req.chunked || config.requestBuffering)) {
+    const spooled = await spoolBody(body, req.contentLength, config);
+    // The client may have left while the last bytes were written out: its response has closed already.
+    if (res.closed) {
+      spooled.dispose();
+      return;
+    }
+    if (!Buffer.isBuffer(spooled.body)) res.once('close', spooled.dispose);
+    body = spooled.body;
+    request.contentLength = spooled.length;
   }
   const call = bridge.stream(request, route, body, requestId);
   if (record !== null) record.call = call;

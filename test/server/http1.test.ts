@@ -2,165 +2,20 @@
 // pipelined requests, slow or broken clients, against a real front over php-fpm.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { once } from 'node:events';
-import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { reasonPhrase } from '../../proxy/status.ts';
 import { type DumpBody, waitFor } from '../support/bridge.ts';
 import { startFront, type TestFront } from '../support/front.ts';
+import { Conn, header, type RawReply as Reply } from '../support/raw-http.ts';
 
-interface Reply {
-  status: number;
-  /** `[name, value]` in arrival order, names lower-cased. */
-  headers: [string, string][];
-  body: Buffer;
-}
-
-const EMPTY = Buffer.alloc(0);
 const IMF_FIXDATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w{3} \d{4} \d\d:\d\d:\d\d GMT$/;
-/** A timer may fire a few milliseconds early by the test's clock, which also polls every 5 ms. */
-const EARLY = 25;
-
-/** Every value of header `name`, joined with ", "; undefined when absent. */
-function header(r: Reply, name: string): string | undefined {
-  const values = r.headers.filter(([n]) => n === name).map(([, v]) => v);
-  return values.length === 0 ? undefined : values.join(', ');
-}
-
 /** The status and the given headers of `r`, to compare in one go. */
 const pick = (r: Reply, ...names: string[]) => [r.status, ...names.map((n) => header(r, n))];
 const dump = (r: Reply) => JSON.parse(r.body.toString()) as DumpBody;
 const md5 = (s: string) => createHash('md5').update(s).digest('hex');
 /** The body the engine itself answers a refused request with. */
 const refusal = (status: number) => `${status} ${reasonPhrase(status)}\n`;
-
-/** The chunked body starting at `at`: its bytes and where it ends, or null while incomplete. */
-function dechunk(data: Buffer, at: number): { body: Buffer; end: number } | null {
-  const parts: Buffer[] = [];
-  for (;;) {
-    const eol = data.indexOf('\r\n', at);
-    if (eol < 0) return null;
-    const size = Number.parseInt(data.toString('latin1', at, eol), 16);
-    if (Number.isNaN(size)) assert.fail(`not a chunk size: ${data.toString('latin1', at, eol)}`);
-    if (size === 0) return data.length >= eol + 4 ? { body: Buffer.concat(parts), end: eol + 4 } : null;
-    if (data.length < eol + 4 + size) return null;
-    parts.push(data.subarray(eol + 2, eol + 2 + size));
-    at = eol + 4 + size;
-  }
-}
-
-/**
- * The complete responses in `data`, in order. `heads` are the indexes of the responses to HEAD requests,
- * which have no body whatever their headers say; a body with neither length nor chunking ends with the
- * connection. Once the connection has ended, every byte must belong to a response: a stray byte would
- * desync a client.
- */
-function parseReplies(data: Buffer, ended: boolean, heads: readonly number[] = []): Reply[] {
-  const out: Reply[] = [];
-  let at = 0;
-  while (at < data.length) {
-    const end = data.indexOf('\r\n\r\n', at);
-    if (end < 0) break;
-    const [statusLine, ...lines] = data.toString('latin1', at, end).split('\r\n');
-    const m = /^HTTP\/1\.1 (\d{3}) [^\r\n]*$/.exec(statusLine!);
-    assert.ok(m !== null, `not a status line: ${JSON.stringify(statusLine)}`);
-    const headers = lines.map((l): [string, string] => {
-      const colon = l.indexOf(':');
-      return [l.slice(0, colon).toLowerCase(), l.slice(colon + 1).trim()];
-    });
-    const r: Reply = { status: Number(m[1]), headers, body: EMPTY };
-    const start = end + 4;
-    const length = header(r, 'content-length');
-    const slice = (stop: number) =>
-      data.length < stop ? null : { body: data.subarray(start, stop), end: stop };
-    const bodiless = heads.includes(out.length) || r.status < 200 || r.status === 204 || r.status === 304;
-    const framed = bodiless
-      ? slice(start)
-      : length !== undefined
-        ? slice(start + Number(length))
-        : header(r, 'transfer-encoding') === 'chunked'
-          ? dechunk(data, start)
-          : ended
-            ? slice(data.length)
-            : null;
-    if (framed === null) break;
-    r.body = framed.body;
-    at = framed.end;
-    out.push(r);
-  }
-  if (ended) assert.equal(data.toString('latin1', at), '', 'bytes after the last complete response');
-  return out;
-}
-
-/** A raw client connection: keeps every byte received and when the connection closed. */
-class Conn {
-  private readonly chunks: Buffer[] = [];
-  /** `performance.now()` when the connection closed; null while it is open. */
-  closedAt: number | null = null;
-
-  private constructor(readonly socket: Socket) {
-    socket.on('data', (d: Buffer) => this.chunks.push(d));
-    // A server that refuses a request while the client still writes may reset the connection: a close too.
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closedAt = performance.now();
-    });
-  }
-
-  /** Connects to the front on `port` and writes `bytes`. */
-  static async open(port: number, bytes = '', options: { allowHalfOpen?: boolean } = {}): Promise<Conn> {
-    const socket = connect({ port, host: '127.0.0.1', noDelay: true, ...options });
-    await once(socket, 'connect');
-    const conn = new Conn(socket);
-    if (bytes !== '') await conn.write(bytes);
-    return conn;
-  }
-
-  get data(): Buffer {
-    return Buffer.concat(this.chunks);
-  }
-  get closed(): boolean {
-    return this.closedAt !== null;
-  }
-
-  /** Writes `bytes`, one byte per character; resolves once they left, or the server is gone. */
-  write(bytes: string): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.socket.destroyed) resolve();
-      else this.socket.write(Buffer.from(bytes, 'latin1'), () => resolve());
-    });
-  }
-
-  /** Waits until `check()` holds; fails after 3 s, showing what arrived. */
-  async until(check: () => boolean, what: string): Promise<void> {
-    const deadline = performance.now() + 3000;
-    while (!check()) {
-      if (performance.now() > deadline)
-        assert.fail(`gave up waiting for ${what}; received ${JSON.stringify(this.data.toString('latin1'))}`);
-      await sleep(5);
-    }
-  }
-
-  /** The first `count` responses once they are in (or fewer, if the connection closed first). */
-  async replies(count: number): Promise<Reply[]> {
-    const parse = () => parseReplies(this.data, this.closed);
-    await this.until(() => this.closed || parse().length >= count, `${count} responses`);
-    return parse();
-  }
-
-  /** Every response, once the server has closed the connection; fails if it stays open for 3 s. */
-  async closing(heads: readonly number[] = []): Promise<Reply[]> {
-    await this.until(() => this.closed, 'the server to close the connection');
-    return parseReplies(this.data, true, heads);
-  }
-
-  /** The connection closed `limit` ms or more after `since` (give or take {@link EARLY}). */
-  closedAfter(since: number, limit: number): void {
-    const took = this.closedAt! - since;
-    assert.ok(took >= limit - EARLY, `closed after ${took} ms, the limit is ${limit} ms`);
-  }
-}
 
 /** Sends `bytes` on a new connection; every response once the server closed it. */
 async function exchange(port: number, bytes: string, heads: readonly number[] = []): Promise<Reply[]> {
@@ -550,7 +405,14 @@ describe('HTTP/1.1 engine: timeouts', () => {
   const [HEADERS, KEEP_ALIVE, IDLE] = [400, 300, 400];
   let f: TestFront;
   before(async () => {
-    f = await startFront({ headersTimeout: HEADERS, keepAliveTimeout: KEEP_ALIVE, idleTimeout: IDLE });
+    // Bodies stream to PHP as they come (requestBuffering off): what happens to a worker while an upload stops
+    // or waits for PHP is the point here; bodies read whole are bodyTimeout's (request-buffering.test.ts).
+    f = await startFront({
+      headersTimeout: HEADERS,
+      keepAliveTimeout: KEEP_ALIVE,
+      idleTimeout: IDLE,
+      requestBuffering: false,
+    });
   });
   after(() => f.close());
 

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { SPOOL_MEMORY_LIMIT } from '../../server/spool.ts';
 import { type DumpBody, FIXTURES_DOCROOT, waitFor } from '../support/bridge.ts';
 import { startFront, type TestFront } from '../support/front.ts';
+import { bodyFiles } from '../support/proc.ts';
 import { rawRequest } from '../support/raw-http.ts';
 
 interface Reply {
@@ -47,7 +48,6 @@ function send(
 }
 
 const md5 = (b: Buffer) => createHash('md5').update(b).digest('hex');
-const spoolDirs = () => readdirSync(tmpdir()).filter((n) => n.startsWith('fpm-bridge-body-'));
 
 describe('standalone front: bodies', () => {
   let f: TestFront;
@@ -56,7 +56,7 @@ describe('standalone front: bodies', () => {
   });
   after(() => f.close());
 
-  it('streams a body with Content-Length to PHP byte for byte', async () => {
+  it('hands PHP a body with Content-Length byte for byte', async () => {
     const body = Buffer.alloc(3 * 1024 * 1024 + 5, 'a');
     const res = await send(f.port, {
       method: 'POST',
@@ -84,14 +84,14 @@ describe('standalone front: bodies', () => {
     assert.equal(dump.server.HTTP_TRANSFER_ENCODING, undefined);
   });
 
-  it('spools a chunked body larger than memory allows to a temporary file, removed afterwards', async () => {
+  it('spools a chunked body larger than memory allows to a temporary file, closed afterwards', async () => {
     const chunks = Array.from({ length: 40 }, (_, i) => Buffer.alloc(64 * 1024, i));
     const whole = Buffer.concat(chunks);
     assert.ok(whole.length > SPOOL_MEMORY_LIMIT);
     const res = await send(f.port, { method: 'PUT', path: '/dump.php', chunks });
     const dump = JSON.parse(res.body.toString()) as DumpBody;
     assert.deepEqual(dump.input, { length: whole.length, md5: md5(whole) });
-    await waitFor(() => spoolDirs().length === 0, 'the spool directory to be removed');
+    await waitFor(() => bodyFiles().length === 0, 'the body file to be closed');
   });
 
   it('answers 413 for a Content-Length over maxBodySize without running PHP', async () => {
@@ -133,7 +133,7 @@ describe('standalone front: bodies', () => {
     const res = await send(f.port, { method: 'POST', path: '/dump.php', chunks }).catch((err: Error) => err);
     // The server may answer before the whole upload is written; either way nothing reached PHP.
     if (!(res instanceof Error)) assert.equal(res.status, 413);
-    await waitFor(() => spoolDirs().length === 0, 'the spool directory to be removed');
+    await waitFor(() => bodyFiles().length === 0, 'the body file to be closed');
   });
 });
 

@@ -1,5 +1,7 @@
 // What this process and its children hold, read from /proc (Linux): for leak checks.
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 /** Open file descriptors of this process. */
 export function openFds(): number {
@@ -8,15 +10,7 @@ export function openFds(): number {
 
 /** Open sockets of this process (TCP, Unix), by their /proc/self/fd links. */
 export function openSockets(): number {
-  let n = 0;
-  for (const fd of readdirSync('/proc/self/fd')) {
-    try {
-      if (readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:')) n++;
-    } catch {
-      // The fd closed while we looked (readdir's own one among them).
-    }
-  }
-  return n;
+  return openFilesUnder('socket:').length;
 }
 
 /** Resident set size of this process in bytes. */
@@ -59,4 +53,32 @@ export function commandOf(pid: number): string {
   } catch {
     return '';
   }
+}
+
+/**
+ * What this process holds open whose path starts with `prefix`, by its /proc/self/fd links: a file that was
+ * unlinked while open still shows, as "PATH (deleted)".
+ */
+export function openFilesUnder(prefix: string): string[] {
+  const out: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      if (target.startsWith(prefix)) out.push(target);
+    } catch {
+      // The fd closed while we looked (readdir's own one among them).
+    }
+  }
+  return out;
+}
+
+/** Where `serve` puts request bodies too large for memory (server/spool.ts). */
+const BODY_FILES = join(tmpdir(), 'fpm-bridge-body-');
+
+/** `serve`'s temporary body files this process holds open (they are unlinked at once), and any left by name. */
+export function bodyFiles(): string[] {
+  const named = readdirSync(tmpdir())
+    .map((n) => join(tmpdir(), n))
+    .filter((p) => p.startsWith(BODY_FILES));
+  return [...openFilesUnder(BODY_FILES), ...named];
 }
