@@ -20,6 +20,14 @@ function find(dir) {
   return out;
 }
 
+/** The newest Debian php-fpm of the host (`/usr/sbin/php-fpm8.2`), or null. */
+function hostPhpFpm() {
+  const names = readdirSync('/usr/sbin').filter((n) => /^php-fpm\d+\.\d+$/.test(n));
+  const version = (n) => n.slice('php-fpm'.length).split('.').map(Number);
+  names.sort((a, b) => version(b)[0] - version(a)[0] || version(b)[1] - version(a)[1]);
+  return names.length > 0 ? `/usr/sbin/${names[0]}` : null;
+}
+
 /** The layer's PHP unpacked into a directory, or null (with the reason printed) when it cannot be had. */
 function layerPhp(version) {
   if (process.getuid?.() !== 0) {
@@ -39,10 +47,14 @@ const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();
 let command = [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', ...files];
 const layer = files.some((f) => f.includes('php-8.4')) ? layerPhp('8.4') : null;
+const env = { ...process.env };
 if (layer !== null) {
+  // The other suites stay on the host's own PHP: with the layer at /opt, php-fpm would be found there first.
+  const host = hostPhpFpm();
+  if (env.FPM_BRIDGE_PHP_FPM === undefined && host !== null) env.FPM_BRIDGE_PHP_FPM = host;
   // Over the host's /opt, not instead of it: whatever the machine keeps there stays visible.
   const mount = 'mkdir -p /opt && mount -t overlay overlay -o "lowerdir=$0:/opt" /opt && exec "$@"';
   command = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mount, layer, ...command];
 }
-const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit' });
+const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
 process.exit(result.status ?? 1);

@@ -1,5 +1,5 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 
 /** Where a Lambda layer's PHP reads its ini files, for the layouts fpm-bridge knows. */
 export interface LayerIni {
@@ -14,7 +14,7 @@ export interface LayerIni {
  * null for any other PHP:
  *
  * - fpm-bridge's layer: `<prefix>/share/fpm-bridge/layer.json` names its PHP version; its binaries read
- *   `<prefix>/etc/php-<version>/php.ini` and that directory's `conf.d` by themselves (no PHPRC).
+ *   `<prefix>/php/<version>/cli/` (php) or `…/fpm/` (php-fpm): php.ini and conf.d, by themselves (no PHPRC).
  * - Bref's layer: `<prefix>/bref/etc/php/conf.d` exists. Bref compiles PHP with that scan dir (and
  *   `/var/task/php/conf.d`) and config path `/opt/bref/etc/php`, so no PHPRC is needed.
  */
@@ -23,7 +23,8 @@ export function layerIni(binary: string): LayerIni | null {
   const manifest = join(prefix, 'share', 'fpm-bridge', 'layer.json');
   if (existsSync(manifest)) {
     const { php } = JSON.parse(readFileSync(manifest, 'utf8')) as { php: string };
-    return { kind: 'fpm-bridge', scanDir: join(prefix, 'etc', `php-${php}`, 'conf.d') };
+    const sapi = basename(binary).startsWith('php-fpm') ? 'fpm' : 'cli';
+    return { kind: 'fpm-bridge', scanDir: join(prefix, 'php', php, sapi, 'conf.d') };
   }
   const bref = join(prefix, 'bref', 'etc', 'php', 'conf.d');
   if (existsSync(bref)) return { kind: 'bref', scanDir: bref };
@@ -55,7 +56,7 @@ export function appIniDir(taskRoot: string | undefined): string | null {
  *
  * @example
  *   phpEnv('/opt/bin/php-fpm', [], { LAMBDA_TASK_ROOT: '/var/task' })
- *   // { PHP_INI_SCAN_DIR: '/opt/etc/php-8.4/conf.d:/var/task/php/conf.d', … }
+ *   // { PHP_INI_SCAN_DIR: '/opt/php/8.4/fpm/conf.d:/var/task/php/conf.d', … }
  */
 export function phpEnv(
   binary: string,

@@ -16,6 +16,7 @@ import { type LogEntry, recordingLogger } from '../support/bridge.ts';
 import { eventNames, HTTP_EVENT_SOURCES, loadEvent } from '../support/events.ts';
 import { fuzz } from '../support/fuzz.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 
 /** Names the adapters look at, so random objects often come close to a real event's shape. */
 const NAMES = [
@@ -192,7 +193,7 @@ describe('Lambda handler on arbitrary events (fast-check)', () => {
     app = await createLambdaApp({
       taskRoot: root,
       env: {},
-      overrides: { docroot: root },
+      overrides: { phpFpmBinary: phpFpmUnderTest(), docroot: root },
       log: recordingLogger(log),
     });
   });

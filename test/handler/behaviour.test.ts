@@ -8,6 +8,7 @@ import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
 import { type DumpBody, FIXTURES_DOCROOT, type LogEntry, recordingLogger } from '../support/bridge.ts';
 import { HTTP_EVENT_SOURCES, type HttpEventSource, type HttpEvents, loadEvent } from '../support/events.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 
 /** A Lambda result of any source, read back the way a client would see it. */
 interface Seen {
@@ -113,7 +114,7 @@ before(async () => {
   app = await createLambdaApp({
     taskRoot: FIXTURES_DOCROOT,
     env: {},
-    overrides: { docroot: FIXTURES_DOCROOT },
+    overrides: { phpFpmBinary: phpFpmUnderTest(), docroot: FIXTURES_DOCROOT },
     log: recordingLogger(log),
   });
 });

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { locatePhpFpm } from '../../proxy/fpm/locate.ts';
 import { ROOT } from '../support/cli.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 
 /** One Dockerfile instruction: its keyword in upper case and its arguments, continuation lines joined. */
 export interface Instruction {
@@ -176,7 +177,7 @@ export class HostImage {
   argv(argv: string[]): string[] {
     return argv.map((a) =>
       a === 'php-fpm'
-        ? locatePhpFpm()
+        ? locatePhpFpm(phpFpmUnderTest())
         : a.startsWith('/opt/') || a === '/app' || a.startsWith('/app/')
           ? this.path(a)
           : a,

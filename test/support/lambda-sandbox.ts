@@ -112,6 +112,11 @@ export function invokeInSandbox(
     '--ro-bind',
     '/usr',
     '/usr',
+    // As on Amazon Linux 2023, the system's libraries in /usr/lib64, which Lambda's LD_LIBRARY_PATH names before
+    // the layer's /opt/lib: Node (a program of the system) must find the system's glibc, not the layer's.
+    '--ro-bind',
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
+    '/usr/lib64',
     '--symlink',
     'usr/lib',
     '/lib',
