@@ -1,6 +1,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+/** Where Lambda layers' shared libraries are, for the layer's own programs only. */
+const LAYER_LIB = '/opt/lib';
+
 /** Where a Lambda layer's PHP reads its ini files, for the layouts fpm-bridge knows. */
 export interface LayerIni {
   /** `fpm-bridge`: built by `fpm-bridge layer build`; `bref`: Bref's PHP layer (v2 php-XX-fpm, v3 php-XX). */
@@ -52,7 +55,8 @@ export function appIniDir(taskRoot: string | undefined): string | null {
  *   finds by itself. No empty entry: the compiled-in scan
  *   dir is the host's (Debian) or the same dirs again (Bref, whose extension lines would then load twice).
  *   PHP's children (`exec('php …')` from a script) inherit it.
- * - Any other php-fpm keeps its compiled-in scan dir (the leading `:`) and gets `extraDirs` after it.
+ * - Any other php-fpm keeps its compiled-in scan dir (the leading `:`) and gets `extraDirs` after it, and
+ *   `/opt/lib` leaves its LD_LIBRARY_PATH.
  *
  * @example
  *   phpEnv('/opt/bin/php-fpm', [], { LAMBDA_TASK_ROOT: '/var/task' })
@@ -70,8 +74,12 @@ export function phpEnv(
     const app = appIniDir(env.LAMBDA_TASK_ROOT);
     const dirs = [layer.scanDir, ...given, ...(app === null ? [] : [app]), ...extraDirs];
     out.PHP_INI_SCAN_DIR = [...new Set(dirs)].join(':');
-  } else if (extraDirs.length > 0) {
-    out.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${extraDirs.join(':')}`;
+  } else {
+    if (extraDirs.length > 0) out.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${extraDirs.join(':')}`;
+    // Lambda's LD_LIBRARY_PATH (and serverless-offline's copy of it) names the layer's /opt/lib, whose glibc
+    // is not the system's: a PHP of the system must not load from there (the layer's own find it by RPATH).
+    const paths = env.LD_LIBRARY_PATH?.split(':');
+    if (paths?.includes(LAYER_LIB)) out.LD_LIBRARY_PATH = paths.filter((p) => p !== LAYER_LIB).join(':');
   }
   return out;
 }

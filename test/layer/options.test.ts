@@ -178,6 +178,18 @@ describe('phpEnv: the ini environment of a layer’s PHP', () => {
     });
   });
 
+  it('takes the layer’s /opt/lib out of Lambda’s LD_LIBRARY_PATH for a PHP of the system, not for the layer’s', () => {
+    const lambda = '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/task/lib:/opt/lib';
+    assert.equal(
+      phpEnv('/usr/sbin/php-fpm8.2', [], { LD_LIBRARY_PATH: lambda }).LD_LIBRARY_PATH,
+      '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/task/lib',
+    );
+    assert.equal(
+      phpEnv(join(ours, 'bin', 'php-fpm'), [], { LD_LIBRARY_PATH: lambda }).LD_LIBRARY_PATH,
+      lambda,
+    );
+  });
+
   it('names the app’s php/conf.d only when it exists', () => {
     assert.equal(appIniDir(task), join(task, 'php', 'conf.d'));
     assert.equal(appIniDir(root), null);
