@@ -23,8 +23,8 @@ const runs = (stage: number) =>
     .instructions.filter((i) => i.keyword === 'RUN')
     .map((i) => i.args);
 
-/** The line `fpm-bridge serve` prints on stdout once it listens. */
-const READY = / on http:\/\/\S+ /;
+/** The startup line `fpm-bridge serve` prints on stdout once it listens: JSON, its message naming the URL. */
+const READY = /"msg":"[^"]* on http:\/\/\S+ /;
 
 /** The user and the args of every process, by pid. */
 function processes(): Map<number, { ppid: number; user: string; args: string }> {
@@ -144,12 +144,8 @@ describe("the image's command lines, run on this host", () => {
     });
     let stopped: number | null;
     try {
-      assert.match(
-        server.output(),
-        new RegExp(
-          `^fpm-bridge/0\\.1\\.0 serving ${image.path('/app/public')} on http://0\\.0\\.0\\.0:${port} \\(`,
-        ),
-      );
+      const startup = JSON.parse(server.output().split('\n')[0]!) as { url: string; docroot: string };
+      assert.deepEqual([startup.url, startup.docroot], [`http://0.0.0.0:${port}`, image.path('/app/public')]);
       const health = run([...user.prefix, ...image.argv(spec.healthcheck.command)], { cwd, env });
       assert.equal(health.code, 0, health.output);
 
@@ -243,7 +239,7 @@ describe('the sidecar topology of infra/docker-compose.yml', () => {
           ready: READY,
         });
         try {
-          assert.match(front.output(), new RegExp(`\\(tcp://127\\.0\\.0\\.1:${fpmPort}\\)\\n`));
+          assert.match(front.output(), new RegExp(`\\(tcp://127\\.0\\.0\\.1:${fpmPort}\\)"\\}\\n`));
           const base = `http://127.0.0.1:${port}`;
 
           const page = await fetch(`${base}/`);
