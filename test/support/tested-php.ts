@@ -1,6 +1,7 @@
 // The PHP the tests run on. A module of its own, read when a suite first imports it: test/php-8.4/ points
 // the tests at the layer's PHP before it imports the suites.
 import { locatePhpFpm, phpVersion } from '../../proxy/fpm/locate.ts';
+import { demoHeading } from './demo.ts';
 import { phpFpmUnderTest } from './php-fpm.ts';
 
 /**
@@ -15,7 +16,5 @@ export const TESTED_PHP: string = await (async () => {
   return version.split('.').slice(0, 2).join('.');
 })();
 
-/** `<h1>Hello from PHP 8.4.28 behind fpm-bridge</h1>`, the demo app's heading, for {@link TESTED_PHP}. */
-export const DEMO_HEADING = new RegExp(
-  `<h1>Hello from PHP ${TESTED_PHP.replace('.', '\\.')}\\.\\d+ behind fpm-bridge</h1>`,
-);
+/** The demo app's heading for {@link TESTED_PHP}. */
+export const DEMO_HEADING = demoHeading(TESTED_PHP);
