@@ -73,7 +73,7 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
     { runDir: '/tmp', restartsAfterTimeout: true },
   );
   const bridge = new Bridge(config, backend, log);
-  const app = new LambdaRuntime(bridge, config, taskRoot, log);
+  const app = new LambdaRuntime(bridge, config, taskRoot, log, env);
   return {
     bridge,
     handler: (event, context) => {
@@ -103,6 +103,8 @@ class LambdaRuntime {
     private readonly config: Config,
     private readonly taskRoot: string,
     private readonly log: Logger,
+    /** The function's environment: the runtime sets _X_AMZN_TRACE_ID in it for each invocation. */
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     this.textTypes = new TextTypes(config.textTypes);
     this.adapterOptions = { basePath: config.basePath, trustForwardedHost: config.trustForwardedHost };
@@ -315,13 +317,32 @@ class LambdaRuntime {
     }
     const requestContext = (event as { requestContext?: unknown }).requestContext;
     // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
+    // Without one (an event a tool made), Bref's PHP json_encode()s an empty array: `[]`, which
+    // json_decode() reads back as the array that code written for Bref indexes.
     lr.request.extraParams = [
       'LAMBDA_INVOCATION_CONTEXT',
-      byteString(JSON.stringify(context)),
+      this.invocationContext(context),
       'LAMBDA_REQUEST_CONTEXT',
-      byteString(JSON.stringify(requestContext ?? {})),
+      requestContext == null ? '[]' : byteString(JSON.stringify(requestContext)),
     ];
     return lr;
+  }
+
+  /**
+   * LAMBDA_INVOCATION_CONTEXT in the shape of Bref's `Context` (its jsonSerialize()): the four facts its
+   * runtime reads from the Runtime API's invocation headers, in its order. Node's runtime gives the deadline
+   * only as getRemainingTimeInMillis() (deadline - Date.now()), and the trace header as _X_AMZN_TRACE_ID, set
+   * for each invocation; Bref sends '' for what the headers lack.
+   */
+  private invocationContext(context: Context): string {
+    return byteString(
+      JSON.stringify({
+        awsRequestId: context.awsRequestId ?? '',
+        deadlineMs: Date.now() + context.getRemainingTimeInMillis(),
+        invokedFunctionArn: context.invokedFunctionArn ?? '',
+        traceId: this.env._X_AMZN_TRACE_ID ?? '',
+      }),
+    );
   }
 
   /**
@@ -384,7 +405,7 @@ class LambdaRuntime {
       serverAddress: '',
       serverPort: 0,
       contentLength: body.length,
-      extraParams: ['LAMBDA_INVOCATION_CONTEXT', byteString(JSON.stringify(context))],
+      extraParams: ['LAMBDA_INVOCATION_CONTEXT', this.invocationContext(context)],
     };
     const timeout = this.deadline(context);
     if (timeout === null) throw this.outOfTime(context);
