@@ -18,6 +18,7 @@ import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } fro
 import { compressResponse, encodeResponse, TextTypes, withoutBodyIf, withoutWrongLength } from './encode.ts';
 import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
 import { ADAPTERS } from './sources.ts';
+import { resolveSsmEnvironment } from './ssm-env.ts';
 
 /** What `awslambda.HttpResponseStream.from` does in the Lambda runtime: writes the status and headers first. */
 export type ResponseStreamFactory = (
@@ -28,6 +29,10 @@ export type ResponseStreamFactory = (
 export interface LambdaAppOptions {
   /** Folder with the app and fpm-bridge.yml; default LAMBDA_TASK_ROOT, else the working directory. */
   taskRoot?: string;
+  /**
+   * Where settings (FPM_BRIDGE_*) and the invocation's _X_AMZN_TRACE_ID are read; default process.env.
+   * `ssm:` values are resolved in process.env whatever this is: php-fpm inherits that one.
+   */
   env?: NodeJS.ProcessEnv;
   overrides?: Partial<Record<keyof Config, unknown>>;
   log?: Logger;
@@ -56,6 +61,9 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   const env = options.env ?? process.env;
   const taskRoot = options.taskRoot ?? env.LAMBDA_TASK_ROOT ?? process.cwd();
   const log = options.log ?? createJsonLogger(env.FPM_BRIDGE_DEBUG === '1' ? 'debug' : 'info');
+  // In the process's environment, which php-fpm and `cli` commands inherit and the AWS SDK reads; first, so
+  // that an fpm-bridge setting may name a parameter too.
+  await resolveSsmEnvironment(process.env, log);
   const loaded = await loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
   // The app's php/conf.d (Bref's convention) applies after the layer's ini files, whichever php-fpm runs.
   const appIni = appIniDir(taskRoot);
