@@ -75,8 +75,10 @@ const jsonish = fc.oneof(
   fc.object({ key: fc.constantFrom(...NAMES), values: [value], maxDepth: 3, maxKeys: 6 }),
 );
 
-/** Every HTTP fixture, to mutate. */
-const FIXTURES = HTTP_EVENT_SOURCES.flatMap((source) => eventNames(source).map((name) => ({ source, name })));
+/** Every HTTP fixture, those tools write too, to mutate. */
+const FIXTURES = [...HTTP_EVENT_SOURCES, 'tools' as const].flatMap((source) =>
+  eventNames(source).map((name) => ({ source, name })),
+);
 
 /** Every path into an object, `[]` being the object itself. */
 function paths(node: unknown, prefix: string[] = []): string[][] {
