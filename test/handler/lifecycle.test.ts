@@ -209,7 +209,8 @@ describe('Lambda handler: limits and faults', () => {
     assert.equal(result.body, '504 Gateway Timeout\n');
     assert.equal(supervisor.restarts, restarts + 1);
     const next = (await app.handler(get('/hello.txt'), fakeContext())) as APIGatewayProxyStructuredResultV2;
-    assert.equal(next.statusCode, 200);
+    // Seen once under heavy load: 502 here. The log says why, should it come back.
+    assert.equal(next.statusCode, 200, JSON.stringify(log.slice(-8)));
     assert.ok(log.some((e) => e.fields.code === 'FPM_BRIDGE_ERR_TIMEOUT'));
   });
 

@@ -1,12 +1,15 @@
 /**
  * moto's server as the AWS of the deploy tests: started on a free loopback port through
- * test/support/moto-server.py (which closes two of moto's gaps), stopped with its process group.
+ * test/support/moto-server.py (which closes three of moto's gaps: its Lambda Invoke runs functions through
+ * test/support/lambda-invoke.ts instead of Docker), stopped with its process group.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { ROOT } from './cli.ts';
 import { freePort } from './ports.ts';
 
 const LAUNCHER = fileURLToPath(new URL('./moto-server.py', import.meta.url));
+const INVOKER = fileURLToPath(new URL('./lambda-invoke.ts', import.meta.url));
 
 /** Why the deploy tests cannot run here, or null: moto's server and cfn-lint must import in python3. */
 export function motoMissing(): string | null {
@@ -29,6 +32,8 @@ export async function startMoto(): Promise<Moto> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
   const child = spawn('python3', [LAUNCHER, '-H', '127.0.0.1', '-p', String(port)], {
+    cwd: ROOT, // where `--import tsx` finds tsx for the invoker
+    env: { ...process.env, FPM_BRIDGE_TEST_INVOKE: `'${process.execPath}' --import tsx '${INVOKER}'` },
     detached: true,
     stdio: ['ignore', 'ignore', 'pipe'],
   });
