@@ -8,16 +8,10 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { invokeInSandbox } from './lambda-sandbox.ts';
+import { type DeployedFunction, invokeInSandbox } from './lambda-sandbox.ts';
 
-/** What moto-server.py writes on stdin. */
-interface InvokeRequest {
-  name: string;
-  arn: string;
-  handler: string;
-  memoryMb: number;
-  timeoutS: number;
-  environment: Record<string, string>;
+/** What moto-server.py writes on stdin: the function as moto holds it, with its zips as files. */
+interface InvokeRequest extends Omit<DeployedFunction, 'layer' | 'task'> {
   /** The function's zip. */
   code: string;
   /** The layers' zips, in the function's order: a later layer's files replace an earlier one's, as on Lambda. */
