@@ -39,6 +39,7 @@ export interface Config {
   maxResponseHeaderSize: number;
   maxBodySize: number;
   requestBuffering: boolean;
+  maxResponseBuffer: number;
   logStderr: 'log' | 'ignore';
   listen: string;
   basePath: string;
@@ -379,6 +380,16 @@ export const SETTINGS: readonly Setting[] = [
     meaning:
       "`serve` only: a request body is read whole (in memory up to 1 MiB, past that in a temporary file) before a php-fpm worker is taken, as nginx's `fastcgi_request_buffering`; `false` streams a Content-Length body to PHP as it arrives, so a client that uploads slowly holds a worker all along (unsafe where clients are not trusted). Chunked bodies are always read whole",
     default: () => true,
+  },
+  {
+    key: 'maxResponseBuffer',
+    env: 'FPM_BRIDGE_MAX_RESPONSE_BUFFER',
+    kind: 'integer',
+    min: 0,
+    defaultText: '`1073741824` bytes (1 GiB)',
+    meaning:
+      "`serve` only: most bytes of one response held for a client slower than PHP (in memory up to 256 KiB, past that in a temporary file), so that PHP's worker is free once PHP is done, as nginx's `fastcgi_buffering` with its `fastcgi_max_temp_file_size`; past it PHP waits for the client. `0` = none held: a client that reads slowly holds a worker all along (unsafe where clients are not trusted)",
+    default: () => 1024 * 1024 * 1024,
   },
   {
     key: 'logStderr',

@@ -34,8 +34,8 @@ const metricsServers = new WeakMap<Server, Server>();
 
 /**
  * The standalone front: an HTTP/1.1 server that routes each request through the {@link Bridge}, reads a
- * request body whole before php-fpm is asked (`requestBuffering`; see spoolBody) and streams responses (a
- * slow client slows php-fpm's reads, it does not fill our memory). It answers
+ * request body whole before php-fpm is asked (`requestBuffering`; see spoolBody) and streams responses,
+ * holding what a slow client has not taken yet so that it pins no worker (`maxResponseBuffer`; see pump). It answers
  * `healthPath` and `metricsPath` itself, and writes the access log and the request metrics; with both off
  * a request costs one null check more.
  */
@@ -180,7 +180,7 @@ async function handle(
     return;
   }
   res.writeHead(response.status, response.statusText, response.headers);
-  pump(response.body, res, promised, (err) => bodyFailed(bridge, requestId, err));
+  pump(response.body, res, promised, (err) => bodyFailed(bridge, requestId, err), config.maxResponseBuffer);
 }
 
 /**
