@@ -169,6 +169,11 @@ export class PhpFpmSupervisor {
 
   private launch(): Promise<void> {
     const o = this.options;
+    // The last php-fpm's socket: its killed workers may hold it open, still listening, for a while after the
+    // master's exit. At its path, the readiness probe and the next request would connect to it, and be
+    // dropped when the last of them dies (a 502 after every restart under load). Gone, they can only reach
+    // the new php-fpm's socket.
+    rmSync(this.socket, { force: true });
     const args = ['--nodaemonize', '--fpm-config', join(this.dir, 'php-fpm.conf')];
     // php-fpm refuses to run as root without this; as root, fpm-bridge's own user is the one PHP runs as.
     if (process.getuid?.() === 0) args.push('--allow-to-run-as-root');

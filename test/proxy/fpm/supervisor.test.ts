@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -98,6 +99,27 @@ describe('PhpFpmSupervisor', () => {
       assert.equal(again.status, 200);
       assert.notEqual(again.body.toString(), first.body.toString());
     } finally {
+      await fpm.stop();
+    }
+  });
+
+  it('serves the first request after a restart from the new php-fpm while something still listens at the old socket path', async () => {
+    const fpm = await startFpm({ workers: 1 });
+    // A killed php-fpm's workers hold its listening socket open until the last of them is gone: here a
+    // stand-in for them listens at the path, dropping every connection, while the restart waits its backoff.
+    const stale = createServer((socket) => socket.destroy());
+    try {
+      const restarts = fpm.supervisor.restarts;
+      process.kill(fpm.supervisor.pid!, 'SIGKILL');
+      await waitFor(() => !fpm.supervisor.running, 'the death to be seen');
+      rmSync(fpm.socket, { force: true });
+      await new Promise<void>((resolve) => stale.listen(fpm.socket, resolve));
+      await fpm.supervisor.whenReady();
+      assert.equal(fpm.supervisor.restarts, restarts + 1);
+      const res = await bufferCgi(fpm.pool, { params, body: null }).response;
+      assert.equal(res.status, 200);
+    } finally {
+      stale.close();
       await fpm.stop();
     }
   });
