@@ -1,0 +1,360 @@
+// `npm run frameworks [-- [--cache DIR] APP_DIR...]` installs the PHP dependencies of examples/laravel and examples/symfony
+// (or of the apps named) into each app's vendor/, as Composer would, from Debian 13's packages: neither
+// Packagist nor Composer is needed. Debian packages Laravel 10 (php-laravel-framework, php-illuminate-*) and
+// Symfony 6.4 (php-symfony-*) for /usr/share/php; this fetches the packages composer.json requires, with the
+// PHP libraries they depend on, through the layer's Debian machinery (layer/debian.ts: apt-get download and
+// dpkg-deb -x into a private directory, no root), copies their /usr/share/php into vendor/ and relocates
+// their autoloaders, which require each other by absolute /usr/share/php paths, to vendor/ wherever it lies
+// (/var/task/vendor on Lambda).
+import { createHash } from 'node:crypto';
+import {
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { homedir, tmpdir } from 'node:os';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { parseArgs } from 'node:util';
+import { DebianArchive, type DebianPackage, debContents, extractDebs, RELEASES } from '../layer/debian.ts';
+import { BUILT_IN } from '../layer/extensions.ts';
+
+/** The Debian release the frameworks come from: Debian 13, whose Laravel is 10.48 and Symfony 6.4. */
+const RELEASE = RELEASES[0]!;
+
+/** Where Debian's PHP libraries live, and what their autoloaders name. */
+const SHARE_PHP = '/usr/share/php/';
+
+/** Written into vendor/: what was installed, from which composer.json (see {@link vendorIsCurrent}). */
+export const MANIFEST = 'fpm-bridge-vendor.json';
+
+/** The example apps `npm run frameworks` installs when given none. */
+export const EXAMPLE_APPS = ['examples/laravel', 'examples/symfony'] as const;
+
+/**
+ * composer.json requirements that are no Debian package: the platform (`php`, `ext-*`, `lib-*`), Symfony's
+ * polyfills (Debian's PHP has the extensions they stand in for) and Composer plugins.
+ */
+function isPlatformOrPlugin(name: string): boolean {
+  return (
+    name === 'php' ||
+    name.startsWith('ext-') ||
+    name.startsWith('lib-') ||
+    name.startsWith('symfony/polyfill-') ||
+    name === 'symfony/flex'
+  );
+}
+
+/**
+ * The Debian package of a Composer package, by pkg-php-tools' rule: `vendor/project` is `php-vendor-project`,
+ * or `php-project` when both names are the same (`twig/twig` → `php-twig`).
+ *
+ * @example
+ *   debianName('symfony/framework-bundle')  // 'php-symfony-framework-bundle'
+ */
+export function debianName(composerName: string): string {
+  const [vendor, project] = composerName.toLowerCase().split('/');
+  if (vendor === undefined || project === undefined || vendor === '' || project === '') {
+    throw new Error(`composer.json requires "${composerName}", which is no vendor/project name`);
+  }
+  return vendor === project ? `php-${project}` : `php-${vendor}-${project}`;
+}
+
+/** What scripts/frameworks.ts reads from an app's composer.json. */
+interface ComposerJson {
+  require?: Record<string, string>;
+  autoload?: { 'psr-4'?: Record<string, string | string[]>; files?: string[] };
+  extra?: { runtime?: Record<string, unknown> };
+}
+
+export interface VendorOptions {
+  /** apt lists and .deb files kept between runs (default ~/.cache/fpm-bridge/frameworks). */
+  cacheDir?: string;
+  /** Progress lines. */
+  onProgress?: (line: string) => void;
+}
+
+export interface VendorReport {
+  /** Every Debian package whose files are in vendor/, sorted by name. */
+  packages: readonly { name: string; version: string }[];
+  /** PHP extensions the packages depend on (`intl`, `mbstring`…): the PHP that runs the app needs them. */
+  extensions: readonly string[];
+}
+
+function defaultCacheDir(): string {
+  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'fpm-bridge', 'frameworks');
+}
+
+/** sha256 of the app's composer.json, which the manifest records. */
+function composerHash(appDir: string): string {
+  return createHash('sha256')
+    .update(readFileSync(join(appDir, 'composer.json')))
+    .digest('hex');
+}
+
+/** vendor/'s manifest as written, or null when there is none. */
+function readManifest(appDir: string): string | null {
+  try {
+    return readFileSync(join(appDir, 'vendor', MANIFEST), 'utf8');
+  } catch {
+    return null;
+  }
+}
+
+/** The app's vendor/ was installed by {@link installVendor} from its composer.json as it is now. */
+export function vendorIsCurrent(appDir: string): boolean {
+  const manifest = readManifest(appDir);
+  return (
+    manifest !== null &&
+    (JSON.parse(manifest) as { composerJson?: string }).composerJson === composerHash(appDir)
+  );
+}
+
+/**
+ * Installs the Debian packages `appDir/composer.json` requires, and the PHP libraries they depend on, into
+ * `appDir/vendor` (replacing it once the new one is complete), with:
+ *
+ * - the packages' `/usr/share/php` trees, their autoloaders' absolute `/usr/share/php/…` paths rewritten to
+ *   `dirname(__DIR__, N).'/…'`, so that vendor/ works wherever the app is deployed;
+ * - `vendor/autoload.php`: the required packages' autoloaders, Composer's `Composer\InstalledVersions`
+ *   (Symfony's dependency injection asks it which packages are installed) and the app's own `autoload`
+ *   (`psr-4`, `files`);
+ * - `vendor/autoload_runtime.php` when symfony/runtime is required, as its Composer plugin writes it.
+ */
+export async function installVendor(appDir: string, options: VendorOptions = {}): Promise<VendorReport> {
+  const progress = options.onProgress ?? (() => {});
+  const app = resolve(appDir);
+  const composer = JSON.parse(readFileSync(join(app, 'composer.json'), 'utf8')) as ComposerJson;
+  const required = Object.keys(composer.require ?? {}).filter((n) => !isPlatformOrPlugin(n));
+  const roots = required.map(debianName);
+  // Packages are architecture-independent (`all`); any architecture's index lists them.
+  const archive = new DebianArchive(
+    join(options.cacheDir ?? defaultCacheDir(), `${RELEASE.codename}-x86_64`),
+    RELEASE,
+    'x86_64',
+  );
+  progress(`updating the Debian ${RELEASE.version} package lists in ${archive.dir}`);
+  await archive.update();
+  // PHP libraries are `php-*`; PHP itself (php8.4-*) is the layer's, not the app's.
+  const packages = await archive.closure(roots, (n) => n.startsWith('php-'));
+  const report: VendorReport = {
+    packages: packages.map((p) => ({ name: p.name, version: p.version })),
+    extensions: extensionsNeeded(packages),
+  };
+  const manifest = `${JSON.stringify({ debian: RELEASE.version, composerJson: composerHash(app), ...report }, null, 2)}\n`;
+  if (readManifest(app) === manifest) {
+    progress(`${relative(process.cwd(), app) || app}/vendor is up to date`);
+    return report;
+  }
+  // Only its Composer\InstalledVersions: Debian's composer is the command, with libraries of its own.
+  const [composerPackage] = await archive.closure(['composer'], () => false);
+  const debs = await archive.download([...packages, composerPackage!], progress);
+  const work = mkdtempSync(join(tmpdir(), 'fpm-bridge-vendor-'));
+  try {
+    const stage = join(work, 'stage');
+    progress(`unpacking ${packages.length} packages`);
+    await extractDebs(debs.slice(0, packages.length), stage);
+    await extractDebs([debs.at(-1)!], join(work, 'composer'));
+    const vendor = join(work, 'vendor');
+    cpSync(join(stage, SHARE_PHP), vendor, { recursive: true, verbatimSymlinks: true });
+    mkdirSync(join(vendor, 'Composer'), { recursive: true });
+    cpSync(
+      join(work, 'composer', SHARE_PHP, 'Composer', 'InstalledVersions.php'),
+      join(vendor, 'Composer', 'InstalledVersions.php'),
+    );
+    relocateAutoloaders(vendor);
+    const autoloaders = await Promise.all(
+      roots.map(async (name) =>
+        rootAutoloader(name, await debContents(debs[packages.findIndex((p) => p.name === name)]!)),
+      ),
+    );
+    writeFileSync(join(vendor, 'autoload.php'), renderAutoload(autoloaders, composer));
+    if (required.includes('symfony/runtime')) {
+      const template = readFileSync(
+        join(vendor, 'Symfony', 'Component', 'Runtime', 'Internal', 'autoload_runtime.template'),
+        'utf8',
+      );
+      writeFileSync(join(vendor, 'autoload_runtime.php'), renderAutoloadRuntime(template, composer));
+    }
+    writeFileSync(join(vendor, MANIFEST), manifest);
+    const target = join(app, 'vendor');
+    rmSync(target, { recursive: true, force: true });
+    // A rename when the work directory is on the app's file system; a copy otherwise.
+    try {
+      renameSync(vendor, target);
+    } catch {
+      cpSync(vendor, target, { recursive: true, verbatimSymlinks: true });
+    }
+    progress(`${relative(process.cwd(), target) || target}: ${packages.length} packages`);
+    return report;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+/** The single-quoted absolute paths Debian's autoloaders (pkg-php-tools' phpab) require each other by. */
+const ABSOLUTE_REQUIRE = /'\/usr\/share\/php\//g;
+
+/**
+ * Rewrites every `'/usr/share/php/…'` in the PHP files under `vendor` to the same file under `vendor`,
+ * relative to the file that names it: `dirname(__DIR__, N).'/…'`. Fails if a `/usr/share/php/` path is left
+ * in a form it does not know, rather than leave an app that works only where Debian's packages are installed.
+ */
+export function relocateAutoloaders(vendor: string): void {
+  const left: string[] = [];
+  const walk = (dir: string, depth: number) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path, depth + 1);
+      else if (entry.isFile() && entry.name.endsWith('.php')) {
+        const text = readFileSync(path, 'utf8');
+        if (!text.includes(SHARE_PHP)) continue;
+        const base = depth === 0 ? '__DIR__' : `dirname(__DIR__, ${depth})`;
+        const relocated = text.replace(ABSOLUTE_REQUIRE, `${base}.'/`);
+        if (relocated.includes(SHARE_PHP)) left.push(relative(vendor, path));
+        writeFileSync(path, relocated);
+      }
+    }
+  };
+  walk(vendor, 0);
+  if (left.length > 0) {
+    throw new Error(
+      `${left.join(', ')} still name ${SHARE_PHP} in a form scripts/frameworks.ts does not relocate`,
+    );
+  }
+}
+
+/** A package's top autoloader, relative to vendor/: the shortest `autoload.php` path it installs. */
+function rootAutoloader(name: string, contents: readonly string[]): string {
+  const found = contents
+    .filter((p) => p.startsWith(SHARE_PHP) && p.endsWith('/autoload.php'))
+    .map((p) => p.slice(SHARE_PHP.length))
+    .sort((a, b) => a.split('/').length - b.split('/').length || a.localeCompare(b));
+  if (found[0] === undefined) throw new Error(`Debian's ${name} installs no autoload.php under ${SHARE_PHP}`);
+  return found[0];
+}
+
+/**
+ * PHP extensions (`php8.4-intl` → `intl`) the packages' meta-packages (`php-intl`) pull in, but those built
+ * into PHP itself (`json`).
+ */
+function extensionsNeeded(packages: readonly DebianPackage[]): string[] {
+  const prefix = `php${RELEASE.php}-`;
+  const builtIn = new Set<string>(BUILT_IN.map((m) => m.toLowerCase()));
+  const names = new Set<string>();
+  for (const p of packages) {
+    for (const alternatives of p.depends) {
+      const ext = alternatives.find((a) => a.startsWith(prefix))?.slice(prefix.length);
+      if (ext !== undefined && !['cli', 'common', 'fpm', 'cgi'].includes(ext) && !builtIn.has(ext))
+        names.add(ext);
+    }
+  }
+  return [...names].sort();
+}
+
+/** A PHP single-quoted string literal. */
+function phpString(s: string): string {
+  return `'${s.replaceAll('\\', '\\\\').replaceAll("'", "\\'")}'`;
+}
+
+/** A JSON value as a PHP literal, as var_export writes it (arrays short). */
+function phpValue(v: unknown, indent = ''): string {
+  if (v === null || v === undefined) return 'NULL';
+  if (typeof v === 'string') return phpString(v);
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  const inner = `${indent}  `;
+  const entries = Array.isArray(v)
+    ? v.map((x, i) => `${inner}${i} => ${phpValue(x, inner)},\n`)
+    : Object.entries(v as Record<string, unknown>).map(
+        ([k, x]) => `${inner}${phpString(k)} => ${phpValue(x, inner)},\n`,
+      );
+  return `[\n${entries.join('')}${indent}]`;
+}
+
+/** Paths of composer.json's `autoload`, as PHP expressions relative to vendor/autoload.php. */
+function appPath(path: string): string {
+  return `dirname(__DIR__).${phpString(`/${path.replace(/^\.\//, '')}`)}`;
+}
+
+/** vendor/autoload.php: what Composer's does for an app whose dependencies are Debian's packages. */
+export function renderAutoload(autoloaders: readonly string[], composer: ComposerJson): string {
+  const psr4 = Object.entries(composer.autoload?.['psr-4'] ?? {}).map(([prefix, dirs]) => {
+    const list = (Array.isArray(dirs) ? dirs : [dirs]).map((d) => appPath(d.endsWith('/') ? d : `${d}/`));
+    return `        ${phpString(prefix)} => [${list.join(', ')}],\n`;
+  });
+  const files = (composer.autoload?.files ?? []).map((f) => `require_once ${appPath(f)};\n`);
+  return `<?php
+
+// Written by fpm-bridge's scripts/frameworks.ts (npm run frameworks) in place of Composer's autoloader: the
+// Debian packages' own autoloaders, relocated into this directory, Composer's InstalledVersions, and the app's
+// "autoload" from composer.json. Regenerated with vendor/; do not edit.
+
+${autoloaders.map((a) => `require_once __DIR__.${phpString(`/${a}`)};\n`).join('')}
+// Composer's "autoload" of composer.json: PSR-4 prefixes, then the files it always loads.
+spl_autoload_register((static function (): Closure {
+    $psr4 = [
+${psr4.join('')}    ];
+
+    return static function (string $class) use ($psr4): void {
+        if ($class === 'Composer\\\\InstalledVersions') {
+            require __DIR__.'/Composer/InstalledVersions.php';
+            return;
+        }
+        foreach ($psr4 as $prefix => $dirs) {
+            if (strncmp($class, $prefix, strlen($prefix)) !== 0) {
+                continue;
+            }
+            $file = strtr(substr($class, strlen($prefix)), '\\\\', '/').'.php';
+            foreach ($dirs as $dir) {
+                if (is_file($dir.$file)) {
+                    require $dir.$file;
+                    return;
+                }
+            }
+        }
+    };
+})());
+${files.length > 0 ? `\n${files.join('')}` : ''}`;
+}
+
+/**
+ * vendor/autoload_runtime.php from symfony/runtime's template, filled in as its Composer plugin
+ * (Symfony\Component\Runtime\Internal\ComposerPlugin) fills it: the runtime class and options from
+ * composer.json's `extra.runtime`, and the project directory.
+ */
+export function renderAutoloadRuntime(template: string, composer: ComposerJson): string {
+  const { class: runtimeClass, autoload_template: _, ...options } = composer.extra?.runtime ?? {};
+  const projectDir = 'dirname(__DIR__, 1)';
+  const entries = Object.entries(options).map(([k, v]) => `  ${phpString(k)} => ${phpValue(v, '  ')},\n`);
+  return template
+    .replaceAll('%project_dir%', projectDir)
+    .replaceAll(
+      '%runtime_class%',
+      phpString(
+        typeof runtimeClass === 'string' ? runtimeClass : 'Symfony\\Component\\Runtime\\SymfonyRuntime',
+      ),
+    )
+    .replaceAll('%runtime_options%', `[\n${entries.join('')}  'project_dir' => ${projectDir},\n]`);
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { values, positionals } = parseArgs({
+    options: { cache: { type: 'string' } },
+    allowPositionals: true,
+  });
+  const root = dirname(dirname(new URL(import.meta.url).pathname));
+  const apps = positionals.length > 0 ? positionals : EXAMPLE_APPS.map((a) => join(root, a));
+  for (const app of apps) {
+    const report = await installVendor(app, {
+      cacheDir: values.cache,
+      onProgress: (line) => process.stderr.write(`${line}\n`),
+    });
+    process.stdout.write(
+      `${app}${sep}vendor: ${report.packages.length} Debian ${RELEASE.version} packages; PHP extensions they need: ${report.extensions.join(', ')}\n`,
+    );
+  }
+}
