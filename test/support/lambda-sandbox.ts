@@ -112,6 +112,12 @@ export function invokeInSandbox(
     '--ro-bind',
     '/usr',
     '/usr',
+    // Amazon Linux keeps its C library in /usr/lib64, ahead of the layer's /opt/lib on LD_LIBRARY_PATH; Debian
+    // keeps it in /usr/lib/x86_64-linux-gnu, which that path does not name: without this, Node would load the
+    // layer's glibc (Debian 13's for PHP 8.4) with the host's loader, and fail.
+    '--ro-bind',
+    '/usr/lib/x86_64-linux-gnu',
+    '/usr/lib64',
     '--symlink',
     'usr/lib',
     '/lib',
