@@ -445,7 +445,7 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string-or-false',
     defaultText: '`false`',
     meaning:
-      'Lambda: script (e.g. `events.php`) that receives non-HTTP events (SQS, SNS, S3, EventBridge) as a JSON POST; a 2xx is success, its JSON the result. `false`: SQS events and schedules go to the app\'s framework (`framework`), other events fail, naming what arrived',
+      "Lambda: script (e.g. `events.php`) that receives non-HTTP events (SQS, SNS, S3, EventBridge) as a JSON POST; a 2xx is success, its JSON the result. `false`: SQS events and schedules go to the app's framework (`framework`), other events fail, naming what arrived",
     default: () => false,
   },
   {
