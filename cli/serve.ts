@@ -4,7 +4,7 @@ import { Bridge, SERVER_SOFTWARE } from '../proxy/bridge.ts';
 import { loadConfig } from '../proxy/config.ts';
 import { ConfigError, UsageError } from '../proxy/errors.ts';
 import { phpVersion } from '../proxy/fpm/locate.ts';
-import { createPinoLogger, stderrDestination } from '../server/log.ts';
+import { createPinoLogger, syncDestination } from '../server/log.ts';
 import { createFrontServer, listenFront } from '../server/server.ts';
 import { parseCommand } from './args.ts';
 
@@ -33,7 +33,7 @@ export async function serve(argv: string[]): Promise<void> {
   const { values, positionals } = parsed;
   if (positionals.length > 1)
     throw new UsageError(`serve takes one DOCROOT, got ${positionals.length}: ${positionals.join(' ')}`);
-  const log = createPinoLogger(values.debug ? 'debug' : 'info', stderrDestination());
+  const log = createPinoLogger(values.debug ? 'debug' : 'info', syncDestination(2));
   const { config } = await loadConfig({
     mode: 'serve',
     file: values.config,
@@ -50,6 +50,8 @@ export async function serve(argv: string[]): Promise<void> {
     );
   }
   const backend = await startBackend(config, log);
+  // Asked before listening, so that the startup line is out before any access log line can be.
+  const php = backend.supervisor === null ? null : await phpVersion(backend.supervisor.binary);
   const bridge = new Bridge(config, backend, log);
   const server = createFrontServer(bridge);
   let url: string;
@@ -60,10 +62,12 @@ export async function serve(argv: string[]): Promise<void> {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`cannot listen on ${config.listen}: ${(err as Error).message}`, { cause: err });
   }
-  const php = backend.supervisor === null ? null : await phpVersion(backend.supervisor.binary);
-  const running = php === null ? '' : `PHP ${php}: `;
-  process.stdout.write(
-    `${SERVER_SOFTWARE} serving ${config.docroot} on ${url} (${running}${backend.describe()})\n`,
+  // stdout carries JSON lines only (a container's log driver reads them), this one first; its message says
+  // the same for a person at a terminal.
+  const fpm = backend.describe();
+  createPinoLogger('info', syncDestination(1)).info(
+    { url, docroot: config.docroot, php, fpm },
+    `${SERVER_SOFTWARE} serving ${config.docroot} on ${url} (${php === null ? '' : `PHP ${php}: `}${fpm})`,
   );
   let stopping = false;
   const stop = async (signal: string) => {

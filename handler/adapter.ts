@@ -1,5 +1,6 @@
 import type { Context } from 'aws-lambda';
 import { byteString } from '../proxy/byte-strings.ts';
+import { hostName, isHostName } from '../proxy/cgi/params.ts';
 import type { ProxyRequest } from '../proxy/cgi/request.ts';
 import { BadEventError, BadRequestError } from '../proxy/errors.ts';
 import { trimOws } from '../proxy/header-fields.ts';
@@ -63,9 +64,14 @@ export class HeaderList {
     // JSON cannot say undefined: null is an absent value too.
     if (value === undefined || value === null) return;
     if (typeof value !== 'string') {
-      throw new BadEventError(
-        `request header "${name}" has ${kindOf(value)} as its value; expected a string`,
-      );
+      // AWS sends strings; events that tools and people write (Bref's own test events among them) give
+      // `"Content-Length": 15` or `"X-Debug": true`, whose text is plain. An array or an object is not.
+      if (typeof value !== 'number' && typeof value !== 'boolean') {
+        throw new BadEventError(
+          `request header "${name}" has ${kindOf(value)} as its value; expected a string`,
+        );
+      }
+      value = String(value);
     }
     for (let i = 0; i < value.length; i++) {
       const c = value.charCodeAt(i);
@@ -105,6 +111,8 @@ export interface RequestParts {
   https: boolean;
   remoteAddress: string;
   body: Buffer | null;
+  /** `requestContext.domainName` (API Gateway, Function URLs): SERVER_NAME when there is no Host header. */
+  domainName?: unknown;
 }
 
 /** What a JSON value that should have been a string is, for messages: `an array`, `a number`, `null`… */
@@ -162,12 +170,23 @@ export function lambdaRequest(parts: RequestParts, options: AdapterOptions): Lam
       remoteAddress: byteString(parts.remoteAddress),
       remotePort: null,
       serverAddress: '',
+      serverName: serverName(parts.domainName),
       serverPort: port ?? (parts.https ? 443 : 80),
       contentLength: contentLength(method, body),
     },
     body,
     acceptEncoding: headers.get('accept-encoding') ?? '',
   };
+}
+
+/**
+ * The API's domain name as SERVER_NAME for a request without Host (ALB health checks send none, and neither
+ * do some hand-written events), port removed as from a Host. One that is no host name is not used: SERVER_NAME
+ * is then empty, as for an ALB event, which has no domain name at all.
+ */
+function serverName(domainName: unknown): string | undefined {
+  if (typeof domainName !== 'string' || domainName === '' || !isHostName(domainName)) return undefined;
+  return hostName(byteString(domainName));
 }
 
 /** Adds single-value and multi-value header maps; when both exist (REST), the multi-value one wins. */
@@ -177,11 +196,25 @@ export function collectHeaders(
 ): HeaderList {
   const list = new HeaderList();
   if (isObject(multi)) {
-    for (const [name, values] of Object.entries(multi)) for (const v of values ?? []) list.add(name, v);
+    for (const [name, values] of Object.entries(multi)) {
+      for (const v of multiValues('header', name, values)) list.add(name, v);
+    }
   } else if (isObject(single)) {
     for (const [name, value] of Object.entries(single)) list.add(name, value);
   }
   return list;
+}
+
+/**
+ * The values of one multi-value header or query parameter: none for null. A string where AWS puts an array
+ * would be iterated character by character: it is refused (a TypeError, reported as a malformed event).
+ */
+export function multiValues<T>(what: string, name: string, values: T[] | null | undefined): T[] {
+  if (values === undefined || values === null) return [];
+  if (!Array.isArray(values)) {
+    throw new TypeError(`its multi-value ${what} "${name}" is ${kindOf(values)}; expected an array`);
+  }
+  return values;
 }
 
 /** The body bytes of an event (base64-decoded when flagged), or null when there is none. */

@@ -12,6 +12,7 @@ import {
   type LambdaRequest,
   lambdaRequest,
   multiValueHeaders,
+  multiValues,
   stripBasePath,
 } from './adapter.ts';
 
@@ -79,7 +80,7 @@ function queryString(event: ALBEvent): string {
   const parts: string[] = [];
   if (isObject(multi)) {
     for (const [name, values] of Object.entries(multi))
-      for (const v of values ?? []) parts.push(`${name}=${v}`);
+      for (const v of multiValues('query parameter', name, values)) parts.push(`${name}=${v}`);
   } else if (isObject(single)) {
     for (const [name, v] of Object.entries(single)) if (v !== undefined) parts.push(`${name}=${v}`);
   }

@@ -12,6 +12,7 @@ import {
   type LambdaRequest,
   lambdaRequest,
   multiValueHeaders,
+  multiValues,
   stripBasePath,
 } from './adapter.ts';
 
@@ -26,26 +27,30 @@ export const apiGatewayV1: EventAdapter<APIGatewayProxyEvent, APIGatewayProxyRes
   payloadLimit: API_GATEWAY_PAYLOAD_LIMIT,
 
   matches(event): event is APIGatewayProxyEvent {
-    return (
-      isObject(event) &&
-      typeof event.httpMethod === 'string' &&
-      isObject(event.requestContext) &&
-      !('elb' in event.requestContext) &&
-      typeof event.path === 'string'
-    );
+    if (!isObject(event) || typeof event.httpMethod !== 'string' || typeof event.path !== 'string')
+      return false;
+    const context = event.requestContext;
+    // AWS always sends requestContext. Events that tools and tests write (Bref's own among them) often leave
+    // it out; with `httpMethod` and `path` and no other payload version, they can only mean a REST request.
+    if (context === undefined || context === null)
+      return event.version === undefined || event.version === '1.0';
+    return isObject(context) && !('elb' in context);
   },
 
   toRequest(event: APIGatewayProxyEvent, _context: Context, options: AdapterOptions): LambdaRequest {
+    const context: Partial<APIGatewayProxyEvent['requestContext']> = event.requestContext ?? {};
     return lambdaRequest(
       {
         method: event.httpMethod.toUpperCase(),
         path: encodePath(stripBasePath(event.path || '/', options.basePath)),
         query: queryString(event),
         headers: collectHeaders(event.headers, event.multiValueHeaders),
-        protocol: event.requestContext.protocol || 'HTTP/1.1',
+        protocol: context.protocol || 'HTTP/1.1',
         https: true,
-        remoteAddress: event.requestContext.identity?.sourceIp ?? '',
+        // No requestContext, no client address: REMOTE_ADDR is empty rather than made up.
+        remoteAddress: context.identity?.sourceIp ?? '',
         body: eventBody(event.body, event.isBase64Encoded),
+        domainName: context.domainName,
       },
       options,
     );
@@ -67,7 +72,7 @@ function queryString(event: APIGatewayProxyEvent): string {
   const parts: string[] = [];
   if (isObject(multi)) {
     for (const [name, values] of Object.entries(multi)) {
-      for (const v of values ?? []) parts.push(pair(name, v));
+      for (const v of multiValues('query parameter', name, values)) parts.push(pair(name, v));
     }
   } else if (isObject(single)) {
     for (const [name, v] of Object.entries(single)) if (v !== undefined) parts.push(pair(name, v));

@@ -49,6 +49,7 @@ export const apiGatewayV2: EventAdapter<APIGatewayProxyEventV2, APIGatewayProxyS
         https: true,
         remoteAddress: http.sourceIp ?? '',
         body: eventBody(event.body, event.isBase64Encoded),
+        domainName: event.requestContext.domainName,
       },
       options,
     );

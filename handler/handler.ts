@@ -7,10 +7,14 @@ import type { Writable } from 'node:stream';
 import type { Context } from 'aws-lambda';
 import { createLambdaApp, type ResponseStreamFactory } from './runtime.ts';
 
-/** The globals the Node.js Lambda runtime provides for response streaming. */
+/**
+ * The globals the Node.js Lambda runtime provides for response streaming. The AWS SDK (loaded when an
+ * environment value names an SSM parameter) makes an `awslambda` object of its own where there is none, for
+ * its invocation store: outside Lambda it has no streamifyResponse, and is no sign of Lambda's runtime.
+ */
 declare const awslambda:
   | {
-      streamifyResponse(fn: (event: unknown, stream: Writable, context: Context) => Promise<void>): unknown;
+      streamifyResponse?(fn: (event: unknown, stream: Writable, context: Context) => Promise<void>): unknown;
       HttpResponseStream: { from: ResponseStreamFactory };
     }
   | undefined;
@@ -26,7 +30,7 @@ const app = await createLambdaApp().catch((err: Error) => {
 export const handler = app.handler;
 
 export const streamingHandler =
-  typeof awslambda === 'undefined'
+  typeof awslambda === 'undefined' || awslambda.streamifyResponse === undefined
     ? undefined
     : awslambda.streamifyResponse((event, stream, context) =>
         app.streamingHandler(event, stream, context, awslambda!.HttpResponseStream.from),

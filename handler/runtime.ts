@@ -35,6 +35,7 @@ import {
   unsupportedEvent,
 } from './other-events.ts';
 import { ADAPTERS } from './sources.ts';
+import { resolveSsmEnvironment } from './ssm-env.ts';
 
 /** What `awslambda.HttpResponseStream.from` does in the Lambda runtime: writes the status and headers first. */
 export type ResponseStreamFactory = (
@@ -45,6 +46,10 @@ export type ResponseStreamFactory = (
 export interface LambdaAppOptions {
   /** Folder with the app and fpm-bridge.yml; default LAMBDA_TASK_ROOT, else the working directory. */
   taskRoot?: string;
+  /**
+   * Where settings (FPM_BRIDGE_*) and the invocation's _X_AMZN_TRACE_ID are read; default process.env.
+   * `ssm:` values are resolved in process.env whatever this is: php-fpm inherits that one.
+   */
   env?: NodeJS.ProcessEnv;
   overrides?: Partial<Record<keyof Config, unknown>>;
   log?: Logger;
@@ -73,6 +78,9 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
   const env = options.env ?? process.env;
   const taskRoot = options.taskRoot ?? env.LAMBDA_TASK_ROOT ?? process.cwd();
   const log = options.log ?? createJsonLogger(env.FPM_BRIDGE_DEBUG === '1' ? 'debug' : 'info');
+  // In the process's environment, which php-fpm and `cli` commands inherit and the AWS SDK reads; first, so
+  // that an fpm-bridge setting may name a parameter too.
+  await resolveSsmEnvironment(process.env, log);
   const loaded = await loadConfig({ mode: 'lambda', base: taskRoot, env, overrides: options.overrides });
   // The app's php/conf.d (Bref's convention) applies after the layer's ini files, whichever php-fpm runs.
   const appIni = appIniDir(taskRoot);
@@ -93,7 +101,7 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
     { runDir: '/tmp', restartsAfterTimeout: true, env: phpEnvironment },
   );
   const bridge = new Bridge(config, backend, log);
-  const app = new LambdaRuntime(bridge, config, php, phpEnvironment, log);
+  const app = new LambdaRuntime(bridge, config, php, phpEnvironment, log, env);
   return {
     bridge,
     handler: (event, context) => {
@@ -126,6 +134,8 @@ class LambdaRuntime {
     /** What php-fpm was started with on top of our environment; console commands get it too. */
     private readonly phpEnvironment: Readonly<Record<string, string>>,
     private readonly log: Logger,
+    /** The function's environment: the runtime sets _X_AMZN_TRACE_ID in it for each invocation. */
+    private readonly env: NodeJS.ProcessEnv,
   ) {
     this.textTypes = new TextTypes(config.textTypes);
     this.adapterOptions = { basePath: config.basePath, trustForwardedHost: config.trustForwardedHost };
@@ -388,13 +398,32 @@ class LambdaRuntime {
     }
     const requestContext = (event as { requestContext?: unknown }).requestContext;
     // As Bref does: PHP reads these with getenv()/$_SERVER to see the invocation and the API's context.
+    // Without one (an event a tool made), Bref's PHP json_encode()s an empty array: `[]`, which
+    // json_decode() reads back as the array that code written for Bref indexes.
     lr.request.extraParams = [
       'LAMBDA_INVOCATION_CONTEXT',
-      byteString(JSON.stringify(context)),
+      this.invocationContext(context),
       'LAMBDA_REQUEST_CONTEXT',
-      byteString(JSON.stringify(requestContext ?? {})),
+      requestContext == null ? '[]' : byteString(JSON.stringify(requestContext)),
     ];
     return lr;
+  }
+
+  /**
+   * LAMBDA_INVOCATION_CONTEXT in the shape of Bref's `Context` (its jsonSerialize()): the four facts its
+   * runtime reads from the Runtime API's invocation headers, in its order. Node's runtime gives the deadline
+   * only as getRemainingTimeInMillis() (deadline - Date.now()), and the trace header as _X_AMZN_TRACE_ID, set
+   * for each invocation; Bref sends '' for what the headers lack.
+   */
+  private invocationContext(context: Context): string {
+    return byteString(
+      JSON.stringify({
+        awsRequestId: context.awsRequestId ?? '',
+        deadlineMs: Date.now() + context.getRemainingTimeInMillis(),
+        invokedFunctionArn: context.invokedFunctionArn ?? '',
+        traceId: this.env._X_AMZN_TRACE_ID ?? '',
+      }),
+    );
   }
 
   /**
@@ -465,7 +494,7 @@ class LambdaRuntime {
       serverAddress: '',
       serverPort: 0,
       contentLength: body.length,
-      extraParams: ['LAMBDA_INVOCATION_CONTEXT', byteString(JSON.stringify(context)), ...params],
+      extraParams: ['LAMBDA_INVOCATION_CONTEXT', this.invocationContext(context), ...params],
     };
     const timeout = this.deadline(context);
     if (timeout === null) throw this.outOfTime(context);

@@ -16,6 +16,8 @@ import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync } from '
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import type { LambdaClientConfig } from '@aws-sdk/client-lambda';
+import { isObject } from '../handler/adapter.ts';
+import { parameterResource, ssmReferences } from '../handler/ssm-env.ts';
 import type { LambdaArch } from '../layer/debian.ts';
 import { SETTINGS } from '../proxy/config.ts';
 import { ConfigError, FpmBridgeError } from '../proxy/errors.ts';
@@ -29,10 +31,15 @@ import type { LayerAws } from './serverless-layer.ts';
 const HANDLER_FILE = '.fpm-bridge/handler.mjs';
 /** The handler setting names the module without its extension. */
 const HANDLER_MODULE = '.fpm-bridge/handler';
+/**
+ * The SSM client the handler imports from beside itself when an environment value names a parameter
+ * (handler/ssm-env.ts); shipped always, so that a value added in the console later resolves too.
+ */
+const SSM_CLIENT_FILE = '.fpm-bridge/handler-ssm.mjs';
 /** fpm-bridge's own PHP scripts (the Laravel and Symfony queues' SQS events), beside the handler as in dist/. */
 const PHP_SCRIPTS = '.fpm-bridge/php';
 /** What the package must carry of fpm-bridge. */
-const PACKAGED = [HANDLER_FILE, `${PHP_SCRIPTS}/*.php`];
+const PACKAGED = [HANDLER_FILE, SSM_CLIENT_FILE, `${PHP_SCRIPTS}/*.php`];
 /** The Node.js runtime a PHP function gets unless it or the provider names one. */
 const DEFAULT_RUNTIME = 'nodejs22.x';
 /** MB. More memory is more CPU on Lambda; PHP apps that boot a framework want both. */
@@ -85,6 +92,12 @@ export interface PluginSettings {
 /** The service as the framework holds it after variables are resolved. */
 export interface ServiceConfig {
   provider: {
+    /** An existing role for every function (v3's older spelling of iam.role). */
+    role?: unknown;
+    /** The role the framework makes: its statements, or an existing role's ARN or reference. */
+    iam?: { role?: unknown };
+    /** v3's older spelling of iam.role.statements, still read when that is absent. */
+    iamRoleStatements?: unknown[];
     runtime?: string;
     architecture?: string;
     memorySize?: number;
@@ -183,7 +196,44 @@ export function wireService(service: ServiceConfig, serviceDir: string): Map<str
   // of serverless.yml come after this one and can bring some back; the handler comes last, so it stays.
   const phpOnly = docroots.size === functions.length;
   pkg.patterns = [...(phpOnly ? ['!node_modules/**'] : []), ...(pkg.patterns ?? []), ...PACKAGED];
+  grantSsmParameters(service, docroots.keys());
   return docroots;
+}
+
+/**
+ * Lets the functions' role read the SSM parameters that the PHP functions' environment names (`ssm:` and
+ * `bref-ssm:` values, resolved by the handler at init): ssm:GetParameters on each, by ARN in the stack's
+ * partition, region and account, added to the statements the framework puts in the role it makes. A role of
+ * the user's own (provider.role, or iam.role as an ARN or reference) is left alone: it must grant this itself.
+ */
+function grantSsmParameters(service: ServiceConfig, phpFunctions: Iterable<string>): void {
+  const { provider } = service;
+  const parameters = new Set<string>();
+  for (const name of phpFunctions) {
+    const env = { ...provider.environment, ...service.functions?.[name]?.environment };
+    for (const ref of ssmReferences(env)) if (ref.parameter !== '') parameters.add(ref.parameter);
+  }
+  if (parameters.size === 0 || provider.role !== undefined) return;
+  const role = provider.iam?.role;
+  if (role !== undefined && !isObject(role)) return;
+  if (isObject(role) && Object.keys(role).some((key) => key.startsWith('Fn::') || key === 'Ref')) return;
+  const resources = new Map<string, unknown>();
+  for (const parameter of parameters) {
+    const at = parameterResource(parameter);
+    const arn =
+      'arn' in at
+        ? at.arn
+        : { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:${at.path}` };
+    resources.set(JSON.stringify(arn), arn);
+  }
+  const statement = { Effect: 'Allow', Action: ['ssm:GetParameters'], Resource: [...resources.values()] };
+  // The framework reads iamRoleStatements only when iam.role.statements is absent: add to the one it reads.
+  if (role === undefined && provider.iamRoleStatements !== undefined) {
+    provider.iamRoleStatements = [...provider.iamRoleStatements, statement];
+    return;
+  }
+  const made = (role ?? {}) as { statements?: unknown[] };
+  provider.iam = { ...provider.iam, role: { ...made, statements: [...(made.statements ?? []), statement] } };
 }
 
 /**
@@ -514,8 +564,9 @@ export default class FpmBridgePlugin {
     if (this.#docroots.size === 0) return;
     const target = join(this.#serverless.serviceDir, HANDLER_FILE);
     mkdirSync(dirname(target), { recursive: true });
-    // This file is dist/serverless-plugin.cjs once bundled, and the handler bundle sits beside it.
+    // This file is dist/serverless-plugin.cjs once bundled, and the handler bundles sit beside it.
     copyFileSync(join(__dirname, 'handler.js'), target);
+    copyFileSync(join(__dirname, 'handler-ssm.mjs'), join(this.#serverless.serviceDir, SSM_CLIENT_FILE));
     cpSync(join(__dirname, 'php'), join(this.#serverless.serviceDir, PHP_SCRIPTS), { recursive: true });
   }
 

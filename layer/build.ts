@@ -81,7 +81,7 @@ export interface LayerReport {
   limit: number;
   arch: LambdaArch;
   php: string;
-  /** Debian's version of the PHP packages, e.g. `8.2.29-1~deb12u1`. */
+  /** Debian's version of the PHP packages, e.g. `8.4.28-1~deb13u1`. */
   phpPackageVersion: string;
   extensions: ExtensionSelection;
   /** Every extension module the layer loads (PHP's own and those of the chosen packages), sorted. */
@@ -101,7 +101,8 @@ function partOf(path: string): string {
   if (path.startsWith('lib/')) return 'lib (shared libraries and loader)';
   if (path.startsWith('share/doc/')) return 'share/doc (copyright notices)';
   if (path.startsWith('share/zoneinfo/')) return 'share/zoneinfo (time zones)';
-  return 'etc, share/fpm-bridge (config, manifest)';
+  if (path.startsWith('php/')) return 'php/*/{cli,fpm} (php.ini, conf.d, php-fpm.conf)';
+  return 'share/fpm-bridge (manifest)';
 }
 
 function defaultCacheDir(): string {
@@ -128,6 +129,9 @@ function run(file: string, args: readonly string[]): Promise<void> {
  * Replaces fixed paths compiled into a binary with paths in the layer, byte for byte. Each pair has the same
  * length, so string lengths the compiler folded in stay true and nothing else in the file moves. Every `from`
  * must occur at least once: a binary that no longer names the path would silently read the runtime's files.
+ * Only leading path components may change: the linker stores a string that is the tail of another inside it
+ * (`"cli"` in `"/etc/php/8.4/cli"`), so a changed tail changes that string too — `php_sapi_name()` answered
+ * "8.4" once `/etc/php/8.4/cli` became `/opt/etc/php-8.4`.
  *
  * @example
  *   relocatePaths(php, 'bin/php', [['/usr/share/zoneinfo', '/opt/share/zoneinfo']])
@@ -142,6 +146,10 @@ export function relocatePaths(
     const a = Buffer.from(from);
     const b = Buffer.from(to);
     if (a.length !== b.length) throw new LayerError(`cannot relocate ${from} to ${to}: lengths differ`);
+    let same = a.length;
+    while (same > 0 && a[same - 1] === b[same - 1]) same--;
+    if (same > 0 && (same === a.length || from[same] !== '/'))
+      throw new LayerError(`cannot relocate ${from} to ${to}: more than its leading path components differ`);
     let count = 0;
     for (let at = out.indexOf(a); at !== -1; at = out.indexOf(a, at + 1)) {
       b.copy(out, at);
@@ -205,13 +213,16 @@ function inLayer(path: string): string {
   return `${LAYER_PREFIX}${path.slice('/usr'.length)}`;
 }
 
-/** The layer's ini directory (relative to /opt), as long as Debian's `/etc/php/8.4/cli` it replaces. */
-export function layerIniDir(php: string): string {
-  return `etc/php-${php}`;
+/**
+ * The layer's ini directories (relative to /opt) of each SAPI: Debian's `/etc/php/8.4/cli` and `…/fpm` with
+ * `/etc` moved to `/opt`, so that only the leading component of the compiled-in path changes.
+ */
+export function layerIniDir(php: string, sapi: 'cli' | 'fpm'): string {
+  return `php/${php}/${sapi}`;
 }
 
 /**
- * Builds a Lambda layer from Debian 12's PHP packages:
+ * Builds a Lambda layer from Debian's PHP packages (8.4 from Debian 13, 8.2 from Debian 12):
  *
  * ```
  *  /opt/bin/php, /opt/bin/php-fpm      Debian's binaries, loader and RPATH set to /opt/lib (patchelf)
@@ -219,8 +230,8 @@ export function layerIniDir(php: string): string {
  *  /opt/lib/*.so.*                     every library the binaries and extensions need (DT_NEEDED walk)
  *  /opt/lib/<triplet>/gconv/           glibc's character sets (iconv) of layer/encodings.ts; lib/locale its C.UTF-8
  *  /opt/lib/php/extensions/*.so        the chosen extensions only
- *  /opt/etc/php/php.ini, conf.d/*.ini  Lambda settings; one file per extension
- *  /opt/etc/php-fpm.conf               for running php-fpm without fpm-bridge
+ *  /opt/php/8.4/{cli,fpm}/php.ini      Lambda settings, and conf.d/*.ini one file per extension
+ *  /opt/php/8.4/fpm/php-fpm.conf       for running php-fpm without fpm-bridge
  *  /opt/share/zoneinfo/                tzdata, which Debian's PHP reads instead of a bundled copy
  *  /opt/share/doc/<package>/copyright  the packages' licences
  *  /opt/share/fpm-bridge/layer.json    PHP version, arch, extensions, every package and its version
@@ -357,19 +368,21 @@ async function assemble(
     return readFileSync(copy);
   };
   // Debian's php looks for its php.ini and conf.d in /etc/php/8.4/cli, php-fpm in /etc/php/8.4/fpm (also
-  // where it finds php-fpm.conf): both are pointed at the layer's one directory of the same length, so PHP
-  // started with no environment at all reads the layer's settings and loads its extensions.
-  const iniDir = layerIniDir(php);
+  // where it finds php-fpm.conf): both are pointed at /opt/php/8.4/…, so PHP started with no environment at
+  // all reads the layer's settings and loads its extensions.
   for (const [path, source] of Object.entries(binaries)) {
     const rpath = ['--set-interpreter', `${LAYER_PREFIX}/lib/${loader.name}`, '--force-rpath'];
     const data = await patchelf(source, [...rpath, '--set-rpath', `${LAYER_PREFIX}/lib`]);
-    const pairs: [string, string][] = [['/usr/share/zoneinfo', `${LAYER_PREFIX}/share/zoneinfo`]];
-    if (path === 'bin/php') pairs.push([`/etc/php/${php}/cli`, `${LAYER_PREFIX}/${iniDir}`]);
-    else {
-      pairs.push([`/etc/php/${php}/fpm`, `${LAYER_PREFIX}/${iniDir}`]);
-      // Debian builds php-fpm.conf's path from "/etc" at run time; the format becomes the path itself.
-      pairs.push(['%s/php/%d.%d/fpm/php-fpm.conf', `${LAYER_PREFIX}/${iniDir}/php-fpm.conf`]);
-    }
+    const pairs: [string, string][] = [
+      ['/usr/share/zoneinfo', `${LAYER_PREFIX}/share/zoneinfo`],
+      [`/etc/php/${php}/`, `${LAYER_PREFIX}/php/${php}/`],
+    ];
+    // Debian builds php-fpm.conf's path from "/etc" at run time; the format becomes the path itself.
+    if (path === 'bin/php-fpm')
+      pairs.push([
+        '%s/php/%d.%d/fpm/php-fpm.conf',
+        `${LAYER_PREFIX}/${layerIniDir(php, 'fpm')}/php-fpm.conf`,
+      ]);
     add(path, relocatePaths(data, path, pairs), 0o755);
   }
   add(`lib/${loader.name}`, take(loader.file), 0o755);
@@ -451,14 +464,18 @@ async function assemble(
   if (!zones.some(([name]) => name === 'zone.tab')) throw new LayerError('tzdata holds no zone.tab');
   for (const [name, file] of zones) add(`share/zoneinfo/${name}`, take(file));
 
-  add(`${iniDir}/php.ini`, phpIni(php));
-  for (const m of modules) {
-    const directive = m.zend ? 'zend_extension' : 'extension';
-    const ini = `; ${EXTENSIONS[m.name]?.module ?? m.name}, from Debian's php${php}-${m.package}\n${directive}=${m.name}\n`;
-    add(`${iniDir}/conf.d/${m.priority}-${m.name}.ini`, ini);
+  // The same settings for both SAPIs, as Debian installs them.
+  for (const sapi of ['cli', 'fpm'] as const) {
+    const dir = layerIniDir(php, sapi);
+    add(`${dir}/php.ini`, phpIni(php));
+    for (const m of modules) {
+      const directive = m.zend ? 'zend_extension' : 'extension';
+      const ini = `; ${EXTENSIONS[m.name]?.module ?? m.name}, from Debian's php${php}-${m.package}\n${directive}=${m.name}\n`;
+      add(`${dir}/conf.d/${m.priority}-${m.name}.ini`, ini);
+    }
+    if (standInIni.length > 0) add(`${dir}/conf.d/00-left-out.ini`, standInIni.join(''));
   }
-  if (standInIni.length > 0) add(`${iniDir}/conf.d/00-left-out.ini`, standInIni.join(''));
-  add(`${iniDir}/php-fpm.conf`, phpFpmConf(php));
+  add(`${layerIniDir(php, 'fpm')}/php-fpm.conf`, phpFpmConf(php));
   // Only the licences of packages the layer carries a file of: a stand-in holds none of its library's code.
   for (const p of packages) {
     const copyright = resolveInRoot(stage, `/usr/share/doc/${p.name}/copyright`);

@@ -4,15 +4,15 @@
  */
 
 /**
- * `/opt/etc/php-8.4/php.ini`: PHP's settings for Lambda, read by the layer's `php` and `php-fpm` with no
- * environment set (the build points their compiled-in ini directory at it).
+ * `/opt/php/8.4/cli/php.ini` and `…/fpm/php.ini`: PHP's settings for Lambda, read by the layer's `php` and
+ * `php-fpm` with no environment set (the build points their compiled-in ini directories there).
  */
 export function phpIni(php: string): string {
-  return `; php.ini of the fpm-bridge Lambda layer, installed as /opt/etc/php-${php}/php.ini.
+  return `; php.ini of the fpm-bridge Lambda layer, installed as /opt/php/${php}/cli/php.ini and /opt/php/${php}/fpm/php.ini.
 ;
-; The layer's php and php-fpm are Debian's, with the directory they read their php.ini and conf.d from
-; (/etc/php/${php}/cli, /etc/php/${php}/fpm) rewritten to /opt/etc/php-${php}: any PHP started from the layer reads this
-; file and loads the extensions in /opt/etc/php-${php}/conf.d, with no PHPRC or PHP_INI_SCAN_DIR set. When
+; The layer's php and php-fpm are Debian's, with the directories they read their php.ini and conf.d from
+; (/etc/php/${php}/cli, /etc/php/${php}/fpm) rewritten to /opt/php/${php}/cli and …/fpm: any PHP started from the layer
+; reads this file and loads the extensions in the conf.d beside it, with no PHPRC or PHP_INI_SCAN_DIR set. When
 ; fpm-bridge starts php-fpm or php (proxy/fpm/layer.ts) it adds the app's own php/conf.d (in the task root)
 ; after the layer's conf.d: an .ini file there overrides anything below. The "phpIni" setting
 ; (FPM_BRIDGE_PHP_INI) adds more directories. Settings left out keep PHP's built-in defaults.
@@ -74,14 +74,14 @@ zend.assertions = -1
 }
 
 /**
- * `/opt/etc/php-8.4/php-fpm.conf`: for running the layer's php-fpm without fpm-bridge, which writes its own;
+ * `/opt/php/8.4/fpm/php-fpm.conf`: for running the layer's php-fpm without fpm-bridge, which writes its own;
  * php-fpm finds it there by itself.
  */
 export function phpFpmConf(php: string): string {
-  return `; php-fpm configuration shipped in the layer as /opt/etc/php-${php}/php-fpm.conf, where the layer's php-fpm looks
+  return `; php-fpm configuration shipped in the layer as /opt/php/${php}/fpm/php-fpm.conf, where the layer's php-fpm looks
 ; for it, for running php-fpm without fpm-bridge (another Lambda handler, a custom runtime):
 ;   /opt/bin/php-fpm --nodaemonize --force-stderr
-; (with PHP_INI_SCAN_DIR=/opt/etc/php-${php}/conf.d:/var/task/php/conf.d to add the app's own ini files).
+; (with PHP_INI_SCAN_DIR=/opt/php/${php}/fpm/conf.d:/var/task/php/conf.d to add the app's own ini files).
 ; fpm-bridge does not read it: it writes its own config at every start (proxy/fpm/fpm-conf.ts), with the same
 ; choices and a private socket.
 [global]

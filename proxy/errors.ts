@@ -255,3 +255,14 @@ export class AwsError extends FpmBridgeError {
     super('FPM_BRIDGE_ERR_AWS', 502, message, options);
   }
 }
+
+/**
+ * Lambda init: an environment value naming an SSM parameter (`ssm:/path`, `bref-ssm:/path`) could not be
+ * resolved: no such parameter, no permission to read it, no region or credentials.
+ */
+export class SsmError extends FpmBridgeError {
+  override readonly name = 'SsmError';
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FPM_BRIDGE_ERR_SSM', 500, message, options);
+  }
+}

@@ -18,6 +18,18 @@ const packageVersionOnly = {
   },
 };
 
+/**
+ * handler/ssm-client.ts, which carries @aws-sdk/client-ssm, is bundled on its own as dist/handler-ssm.mjs and
+ * imported from beside the importing file: a function whose environment names no SSM parameter never loads
+ * or parses the SDK, at no cost to its cold start. The plugin ships it beside .fpm-bridge/handler.mjs.
+ */
+const ssmClientApart = {
+  name: 'ssm-client-apart',
+  setup(b) {
+    b.onResolve({ filter: /^\.\/ssm-client\.ts$/ }, () => ({ path: './handler-ssm.mjs', external: true }));
+  },
+};
+
 const common = {
   bundle: true,
   platform: 'node',
@@ -34,7 +46,7 @@ const common = {
     js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
   },
   logLevel: 'warning',
-  plugins: [packageVersionOnly],
+  plugins: [packageVersionOnly, ssmClientApart],
 };
 
 await build({
@@ -46,8 +58,10 @@ await build({
 chmodSync('dist/cli.js', 0o755);
 
 // The Lambda handler: one file, Node built-ins only at run time (the runtime has no node_modules of ours),
-// and beside it the PHP scripts it runs for the Laravel and Symfony queues (handler/frameworks.ts).
+// its SSM client, and beside them the PHP scripts it runs for the Laravel and Symfony queues
+// (handler/frameworks.ts).
 await build({ ...common, entryPoints: ['handler/handler.ts'], outfile: 'dist/handler.js' });
+await build({ ...common, entryPoints: ['handler/ssm-client.ts'], outfile: 'dist/handler-ssm.mjs' });
 cpSync('handler/php', 'dist/php', { recursive: true });
 
 // The Serverless Framework plugin (package.json "main"): CommonJS, as the framework require()s plugins, with

@@ -16,8 +16,9 @@ export function createPinoLogger(
   return pino({ level, base: undefined }, destination);
 }
 
-/** stderr, written synchronously: nothing is lost when the process exits right after a line (stdout, the
- * default, is written asynchronously, as pino does, and flushed on exit). */
-export function stderrDestination(): DestinationStream {
-  return pino.destination({ dest: 2, sync: true });
+/** stderr (2) or stdout (1), written synchronously: nothing is lost when the process exits right after a line,
+ * and a line is out before whatever follows it (the access log's stdout, the default, is written
+ * asynchronously, as pino does, and flushed on exit). */
+export function syncDestination(fd: 1 | 2): DestinationStream {
+  return pino.destination({ dest: fd, sync: true });
 }

@@ -140,7 +140,10 @@ export class ParamsBuilder {
       }
       appendOrJoin(p, firstHeader, name, value, name === 'HTTP_COOKIE' ? '; ' : ', ');
     }
-    p.push('SERVER_NAME', host === null || host === '' ? req.serverAddress : hostName(host));
+    p.push(
+      'SERVER_NAME',
+      host === null || host === '' ? (req.serverName ?? req.serverAddress) : hostName(host),
+    );
     if (req.extraParams !== undefined) for (const x of req.extraParams) p.push(x);
     for (const rule of this.rules) {
       let value = '';
@@ -219,6 +222,16 @@ function checkHost(previous: string | null, host: string): string {
       'the request has more than one Host header; HTTP/1.1 allows one (RFC 9112 §3.2)',
     );
   }
+  if (!isHostName(host)) {
+    throw new BadRequestError(
+      `Host header "${printable(host.slice(0, 80))}" is not a host name: "/", "\\", "..", spaces and control characters are refused`,
+    );
+  }
+  return host;
+}
+
+/** Whether a Host value (name or address, with or without its port) is free of what makes it a path. */
+export function isHostName(host: string): boolean {
   for (let i = 0; i < host.length; i++) {
     const c = host.charCodeAt(i);
     if (
@@ -228,12 +241,10 @@ function checkHost(previous: string | null, host: string): string {
       c === 0x5c /* \ */ ||
       (c === 0x2e && host.charCodeAt(i + 1) === 0x2e)
     ) {
-      throw new BadRequestError(
-        `Host header "${printable(host.slice(0, 80))}" is not a host name: "/", "\\", "..", spaces and control characters are refused`,
-      );
+      return false;
     }
   }
-  return host;
+  return true;
 }
 
 /** Host header without its port; `[::1]:8080` → `[::1]`. */

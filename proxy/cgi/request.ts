@@ -24,6 +24,11 @@ export interface ProxyRequest {
   remotePort: number | null;
   /** '' when the front does not know it (Lambda). */
   serverAddress: string;
+  /**
+   * SERVER_NAME for a request with no Host header (an ALB health check, an event a tool wrote): the API's
+   * domain name on Lambda. Unset: `serverAddress`. A Host header always wins.
+   */
+  serverName?: string;
   serverPort: number;
   /** Body length in bytes, or null when the request has no body. */
   contentLength: number | null;

@@ -1,5 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
+
+/** Where Lambda layers' shared libraries are, for the layer's own programs only. */
+const LAYER_LIB = '/opt/lib';
 
 /** Where a Lambda layer's PHP reads its ini files, for the layouts fpm-bridge knows. */
 export interface LayerIni {
@@ -14,7 +17,7 @@ export interface LayerIni {
  * null for any other PHP:
  *
  * - fpm-bridge's layer: `<prefix>/share/fpm-bridge/layer.json` names its PHP version; its binaries read
- *   `<prefix>/etc/php-<version>/php.ini` and that directory's `conf.d` by themselves (no PHPRC).
+ *   `<prefix>/php/<version>/cli/` (php) or `…/fpm/` (php-fpm): php.ini and conf.d, by themselves (no PHPRC).
  * - Bref's layer: `<prefix>/bref/etc/php/conf.d` exists. Bref compiles PHP with that scan dir (and
  *   `/var/task/php/conf.d`) and config path `/opt/bref/etc/php`, so no PHPRC is needed.
  */
@@ -23,7 +26,8 @@ export function layerIni(binary: string): LayerIni | null {
   const manifest = join(prefix, 'share', 'fpm-bridge', 'layer.json');
   if (existsSync(manifest)) {
     const { php } = JSON.parse(readFileSync(manifest, 'utf8')) as { php: string };
-    return { kind: 'fpm-bridge', scanDir: join(prefix, 'etc', `php-${php}`, 'conf.d') };
+    const sapi = basename(binary).startsWith('php-fpm') ? 'fpm' : 'cli';
+    return { kind: 'fpm-bridge', scanDir: join(prefix, 'php', php, sapi, 'conf.d') };
   }
   const bref = join(prefix, 'bref', 'etc', 'php', 'conf.d');
   if (existsSync(bref)) return { kind: 'bref', scanDir: bref };
@@ -51,11 +55,12 @@ export function appIniDir(taskRoot: string | undefined): string | null {
  *   finds by itself. No empty entry: the compiled-in scan
  *   dir is the host's (Debian) or the same dirs again (Bref, whose extension lines would then load twice).
  *   PHP's children (`exec('php …')` from a script) inherit it.
- * - Any other php-fpm keeps its compiled-in scan dir (the leading `:`) and gets `extraDirs` after it.
+ * - Any other php-fpm keeps its compiled-in scan dir (the leading `:`) and gets `extraDirs` after it, and
+ *   `/opt/lib` leaves its LD_LIBRARY_PATH.
  *
  * @example
  *   phpEnv('/opt/bin/php-fpm', [], { LAMBDA_TASK_ROOT: '/var/task' })
- *   // { PHP_INI_SCAN_DIR: '/opt/etc/php-8.4/conf.d:/var/task/php/conf.d', … }
+ *   // { PHP_INI_SCAN_DIR: '/opt/php/8.4/fpm/conf.d:/var/task/php/conf.d', … }
  */
 export function phpEnv(
   binary: string,
@@ -69,8 +74,12 @@ export function phpEnv(
     const app = appIniDir(env.LAMBDA_TASK_ROOT);
     const dirs = [layer.scanDir, ...given, ...(app === null ? [] : [app]), ...extraDirs];
     out.PHP_INI_SCAN_DIR = [...new Set(dirs)].join(':');
-  } else if (extraDirs.length > 0) {
-    out.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${extraDirs.join(':')}`;
+  } else {
+    if (extraDirs.length > 0) out.PHP_INI_SCAN_DIR = `${env.PHP_INI_SCAN_DIR ?? ''}:${extraDirs.join(':')}`;
+    // Lambda's LD_LIBRARY_PATH (and serverless-offline's copy of it) names the layer's /opt/lib, whose glibc
+    // is not the system's: a PHP of the system must not load from there (the layer's own find it by RPATH).
+    const paths = env.LD_LIBRARY_PATH?.split(':');
+    if (paths?.includes(LAYER_LIB)) out.LD_LIBRARY_PATH = paths.filter((p) => p !== LAYER_LIB).join(':');
   }
   return out;
 }

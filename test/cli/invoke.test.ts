@@ -92,8 +92,11 @@ describe('fpm-bridge invoke, running the handler here on a real php-fpm', () => 
     assert.deepEqual(dump.cookie, { a: '1', b: '2' });
     assert.deepEqual(dump.input, { length: 15, md5: md5('name=%C3%BC&n=2') });
     // What the handler passes from the Context the local run made up.
-    const invocation = JSON.parse(s.LAMBDA_INVOCATION_CONTEXT!) as { functionName: string };
-    assert.equal(invocation.functionName, 'fpm-bridge-local');
+    const invocation = JSON.parse(s.LAMBDA_INVOCATION_CONTEXT!) as { invokedFunctionArn: string };
+    assert.equal(
+      invocation.invokedFunctionArn,
+      'arn:aws:lambda:local:000000000000:function:fpm-bridge-local',
+    );
   });
 
   it('POSTs when --body is given without --method, reading the body from a file with @', async () => {

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { rawGet, runCli, type Served, serve } from '../support/cli.ts';
-import { DEMO_HEADING } from '../support/tested-php.ts';
+import { ROOT, rawGet, runCli, type Served, serve } from '../support/cli.ts';
+import { DEMO_HEADING, TESTED_PHP } from '../support/tested-php.ts';
 
 /** php-fpm processes whose command line names this run directory (none may outlive their fpm-bridge). */
 function fpmProcessesUnder(dir: string): string[] {
@@ -76,6 +77,34 @@ describe('fpm-bridge serve with the demo app', () => {
     });
     assert.equal(res.status, 200);
     assert.match(await res.text(), /You posted: <code>yo &amp; ü<\/code>/);
+  });
+
+  it('writes JSON lines only to stdout, first one naming the URL, the docroot and the PHP it runs', async () => {
+    const target = '/style.css?stdout';
+    assert.equal((await fetch(`${app.url}${target}`)).status, 200);
+    // The access log is written asynchronously.
+    await waitFor(() => app.stdout().includes(`"url":"${target}"`));
+    const [startup, ...rest] = app
+      .stdout()
+      .split('\n')
+      .slice(0, -1)
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const docroot = join(ROOT, 'examples/demo/public');
+    assert.deepEqual(Object.keys(startup!), ['level', 'time', 'url', 'docroot', 'php', 'fpm', 'msg']);
+    assert.equal(startup!.level, 30);
+    assert.match(startup!.url as string, /^http:\/\/127\.0\.0\.1:\d+$/);
+    assert.equal(startup!.docroot, docroot);
+    assert.match(startup!.php as string, new RegExp(`^${TESTED_PHP.replace('.', '\\.')}\\.\\d+$`));
+    assert.match(startup!.fpm as string, /^\/\S+, pid \d+, 2 workers, unix:\/\S+\/php-fpm\.sock$/);
+    assert.equal(
+      startup!.msg,
+      `fpm-bridge/0.1.0 serving ${docroot} on ${startup!.url} (PHP ${startup!.php}: ${startup!.fpm})`,
+    );
+    assert.deepEqual(
+      rest.filter((l) => l.url === target).map((l) => [l.msg, l.status]),
+      [['request', 200]],
+    );
+    assert.ok(rest.every((l) => l.msg === 'request'));
   });
 
   it('refuses a %0a path with 400 and a path above the docroot with 404, logging the cause', async () => {

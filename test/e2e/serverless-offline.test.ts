@@ -83,6 +83,7 @@ function infoLines(text: string): Record<string, string> {
 }
 
 const PACKAGED_FILES = [
+  '.fpm-bridge/handler-ssm.mjs',
   '.fpm-bridge/handler.mjs',
   ...PHP_SCRIPTS,
   'examples/demo/public/index.php',

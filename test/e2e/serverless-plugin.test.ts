@@ -39,6 +39,11 @@ function service(
   return { provider: {}, custom: { fpmBridge: { layer: LAYER_ARN } }, functions, ...rest };
 }
 
+/** A parameter's ARN as the plugin writes it: resolved by CloudFormation in the stack's account and region. */
+function parameterArn(name: string) {
+  return { 'Fn::Sub': `arn:\${AWS::Partition}:ssm:\${AWS::Region}:\${AWS::AccountId}:parameter${name}` };
+}
+
 /** The message of the ConfigError `fn` throws. */
 function configError(fn: () => unknown): string {
   try {
@@ -70,7 +75,13 @@ describe('the plugin, on the configuration of a service', () => {
     const svc = service({ web: { php: '.' } }, { package: { patterns: ['!tests/**'] } });
     wireService(svc, APP);
     assert.deepEqual(svc.package, {
-      patterns: ['!node_modules/**', '!tests/**', '.fpm-bridge/handler.mjs', '.fpm-bridge/php/*.php'],
+      patterns: [
+        '!node_modules/**',
+        '!tests/**',
+        '.fpm-bridge/handler.mjs',
+        '.fpm-bridge/handler-ssm.mjs',
+        '.fpm-bridge/php/*.php',
+      ],
     });
     assert.deepEqual(svc.functions!.web!.environment, { FPM_BRIDGE_DOCROOT: '/var/task' });
   });
@@ -79,7 +90,9 @@ describe('the plugin, on the configuration of a service', () => {
     const svc = service({ web: { php: 'public' }, worker: { handler: 'worker.handler' } });
     wireService(svc, APP);
     assert.deepEqual(svc.functions!.worker, { handler: 'worker.handler' });
-    assert.deepEqual(svc.package, { patterns: ['.fpm-bridge/handler.mjs', '.fpm-bridge/php/*.php'] });
+    assert.deepEqual(svc.package, {
+      patterns: ['.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs', '.fpm-bridge/php/*.php'],
+    });
   });
 
   it('keeps runtime, memory, timeout and layers that the function or the provider sets', () => {
@@ -147,7 +160,7 @@ describe('the plugin, on the configuration of a service', () => {
     wireService(svc, APP);
     assert.deepEqual(svc.functions!.web!.package, {
       individually: true,
-      patterns: ['!**', '.fpm-bridge/handler.mjs', '.fpm-bridge/php/*.php'],
+      patterns: ['!**', '.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs', '.fpm-bridge/php/*.php'],
     });
   });
 
@@ -211,6 +224,58 @@ describe('the plugin, on the configuration of a service', () => {
       configError(wire({ php: 'public', environment: { FPM_BRIDGE_FRONTCONTROLLER: 'app.php' } })),
       `function "web": environment variable FPM_BRIDGE_FRONTCONTROLLER is no fpm-bridge setting — the README's configuration table lists their variables`,
     );
+  });
+
+  /** The statement the plugin adds for parameters `/app/a` and `shared` (`Fn::Sub` in the stack's account). */
+  const SSM_STATEMENT = {
+    Effect: 'Allow',
+    Action: ['ssm:GetParameters'],
+    Resource: [parameterArn('/app/a'), parameterArn('/shared')],
+  };
+
+  it("lets the role read the SSM parameters the PHP functions' environment names, once each", () => {
+    const svc = service(
+      {
+        web: { php: 'public', environment: { B: 'ssm:shared:3', C: 'ssm:/app/a' } },
+        worker: { handler: 'worker.handler', environment: { D: 'ssm:/not/php' } },
+      },
+      {
+        provider: {
+          environment: { A: 'bref-ssm:/app/a' },
+          iam: { role: { statements: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }] } },
+        },
+      },
+    );
+    wireService(svc, APP);
+    assert.deepEqual(svc.provider.iam, {
+      role: { statements: [{ Effect: 'Allow', Action: 's3:GetObject', Resource: '*' }, SSM_STATEMENT] },
+    });
+  });
+
+  it('adds to iamRoleStatements when the service uses that older spelling, which the framework then reads', () => {
+    const mine = { Effect: 'Allow', Action: 'sqs:SendMessage', Resource: '*' };
+    const svc = service(
+      { web: { php: 'public', environment: { A: 'ssm:/app/a', B: 'bref-ssm:shared' } } },
+      { provider: { iamRoleStatements: [mine] } },
+    );
+    wireService(svc, APP);
+    assert.deepEqual([svc.provider.iamRoleStatements, svc.provider.iam], [[mine, SSM_STATEMENT], undefined]);
+  });
+
+  it("leaves a role of the user's own alone, and adds nothing when no value names a parameter", () => {
+    const arn = 'arn:aws:iam::123456789012:role/my-role';
+    for (const provider of [
+      { role: arn },
+      { iam: { role: arn } },
+      { iam: { role: { 'Fn::GetAtt': ['R', 'Arn'] } } },
+    ]) {
+      const svc = service({ web: { php: 'public', environment: { A: 'ssm:/app/a' } } }, { provider });
+      wireService(svc, APP);
+      assert.deepEqual(svc.provider, provider);
+    }
+    const plain = service({ web: { php: 'public', environment: { A: 'not-ssm:/x' } } });
+    wireService(plain, APP);
+    assert.equal(plain.provider.iam, undefined);
   });
 
   it('refuses to package a PHP function without a layer', () => {
@@ -323,11 +388,55 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
 
       it('ships the PHP app and the handler: no node_modules, tests or serverless.yml', () => {
         assert.deepEqual(zipEntries(readFileSync(join(result.out, 'fpm-bridge-app.zip'))), [
+          '.fpm-bridge/handler-ssm.mjs',
           '.fpm-bridge/handler.mjs',
           ...PHP_SCRIPTS,
           'public/index.php',
           'src/greeting.php',
         ]);
+      });
+    });
+  }
+
+  for (const [framework, bin] of [
+    ['osls', SERVERLESS],
+    ['Serverless Framework v3', SERVERLESS_V3],
+  ] as const) {
+    it(`${framework}: grants the role ssm:GetParameters on the parameters the environment names`, async () => {
+      const yml = readFileSync(join(APP, 'serverless.yml'), 'utf8').replace(
+        '  region: us-east-1\n',
+        '  region: us-east-1\n  environment:\n    APP_KEY: bref-ssm:/fpm-bridge-app/app-key\n    DB_PASSWORD: ssm:/fpm-bridge-app/db\n',
+      );
+      const result = await packageApp([], {
+        yml,
+        framework: bin,
+        env: { FPM_BRIDGE_LAYER_ARN: LAYER_ARN, SLS_TELEMETRY_DISABLED: '1', SLS_NOTIFICATIONS_MODE: 'off' },
+      });
+      assert.equal(result.code, 0, result.output);
+      const { resources } = resourcesOf(
+        JSON.parse(readFileSync(join(result.out, 'cloudformation-template-update-stack.json'), 'utf8')),
+      );
+      const policies = resources.IamRoleLambdaExecution!.Properties.Policies as {
+        PolicyDocument: { Statement: unknown[] };
+      }[];
+      const statements = policies.flatMap((p) => p.PolicyDocument.Statement);
+      assert.deepEqual(
+        statements.filter((s) => JSON.stringify(s).includes('ssm:')),
+        [
+          {
+            Effect: 'Allow',
+            Action: ['ssm:GetParameters'],
+            Resource: [parameterArn('/fpm-bridge-app/app-key'), parameterArn('/fpm-bridge-app/db')],
+          },
+        ],
+      );
+      const { Environment } = resources.WebLambdaFunction!.Properties;
+      assert.deepEqual(Environment, {
+        Variables: {
+          APP_KEY: 'bref-ssm:/fpm-bridge-app/app-key',
+          DB_PASSWORD: 'ssm:/fpm-bridge-app/db',
+          FPM_BRIDGE_DOCROOT: '/var/task/public',
+        },
       });
     });
   }

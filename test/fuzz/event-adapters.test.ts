@@ -16,6 +16,7 @@ import { type LogEntry, recordingLogger } from '../support/bridge.ts';
 import { eventNames, HTTP_EVENT_SOURCES, loadEvent } from '../support/events.ts';
 import { fuzz } from '../support/fuzz.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 
 /** Names the adapters look at, so random objects often come close to a real event's shape. */
 const NAMES = [
@@ -74,8 +75,10 @@ const jsonish = fc.oneof(
   fc.object({ key: fc.constantFrom(...NAMES), values: [value], maxDepth: 3, maxKeys: 6 }),
 );
 
-/** Every HTTP fixture, to mutate. */
-const FIXTURES = HTTP_EVENT_SOURCES.flatMap((source) => eventNames(source).map((name) => ({ source, name })));
+/** Every HTTP fixture, those tools write too, to mutate. */
+const FIXTURES = [...HTTP_EVENT_SOURCES, 'tools' as const].flatMap((source) =>
+  eventNames(source).map((name) => ({ source, name })),
+);
 
 /** Every path into an object, `[]` being the object itself. */
 function paths(node: unknown, prefix: string[] = []): string[][] {
@@ -192,7 +195,7 @@ describe('Lambda handler on arbitrary events (fast-check)', () => {
     app = await createLambdaApp({
       taskRoot: root,
       env: {},
-      overrides: { docroot: root },
+      overrides: { phpFpmBinary: phpFpmUnderTest(), docroot: root },
       log: recordingLogger(log),
     });
   });

@@ -9,6 +9,7 @@ import { type DumpBody, FIXTURES_DOCROOT, type LogEntry, recordingLogger } from 
 import { HTTP_EVENT_SOURCES, type HttpEventSource, type HttpEvents, loadEvent } from '../support/events.ts';
 import { type AnyResult, seen } from '../support/http-events.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 
 /** Points an event of any source at `path` (raw) with `method`, as the source would deliver it. */
 function at<S extends HttpEventSource>(
@@ -82,7 +83,7 @@ before(async () => {
   app = await createLambdaApp({
     taskRoot: FIXTURES_DOCROOT,
     env: {},
-    overrides: { docroot: FIXTURES_DOCROOT },
+    overrides: { phpFpmBinary: phpFpmUnderTest(), docroot: FIXTURES_DOCROOT },
     log: recordingLogger(log),
   });
 });

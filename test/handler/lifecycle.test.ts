@@ -14,6 +14,7 @@ import { BadEventError } from '../../proxy/errors.ts';
 import { FIXTURES_DOCROOT, type LogEntry, recordingLogger, waitFor } from '../support/bridge.ts';
 import { type EventName, loadEvent } from '../support/events.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 import { childrenOf } from '../support/proc.ts';
 
 const TASK_ROOT = fileURLToPath(new URL('../fixtures/task', import.meta.url));
@@ -25,7 +26,7 @@ async function start(
   return createLambdaApp({
     taskRoot: TASK_ROOT,
     env: {},
-    overrides: { docroot: FIXTURES_DOCROOT, ...overrides },
+    overrides: { phpFpmBinary: phpFpmUnderTest(), docroot: FIXTURES_DOCROOT, ...overrides },
     log: recordingLogger(log),
   });
 }

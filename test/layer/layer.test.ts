@@ -120,12 +120,12 @@ for (const version of PHP_VERSIONS) {
       assert.deepEqual(moduleNames(r.stdout), expectedModules(layer.report, 'fpm'));
     });
 
-    it(`reads /opt/etc/php-${version}/php.ini and its conf.d by itself, and runs as /opt/bin/php`, () => {
+    it(`reads /opt/php/${version}/cli/php.ini and its conf.d by itself, and runs as /opt/bin/php, SAPI cli`, () => {
       assert.equal(
         php(
-          'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION, " ", php_ini_loaded_file(), " ", PHP_CONFIG_FILE_SCAN_DIR, " ", PHP_BINARY, " ", ini_get("extension_dir"), " ", ini_get("display_errors");',
+          'echo PHP_MAJOR_VERSION, ".", PHP_MINOR_VERSION, " ", php_sapi_name(), " ", php_ini_loaded_file(), " ", PHP_CONFIG_FILE_SCAN_DIR, " ", PHP_BINARY, " ", ini_get("extension_dir"), " ", ini_get("display_errors");',
         ),
-        `${version} /opt/etc/php-${version}/php.ini /opt/etc/php-${version}/conf.d /opt/bin/php /opt/lib/php/extensions `,
+        `${version} cli /opt/php/${version}/cli/php.ini /opt/php/${version}/cli/conf.d /opt/bin/php /opt/lib/php/extensions `,
       );
     });
 
@@ -201,7 +201,7 @@ for (const version of PHP_VERSIONS) {
       assert.equal(test.status, 0, test.stderr);
       assert.match(
         test.stderr,
-        new RegExp(`configuration file /opt/etc/php-${version}/php-fpm\\.conf test is successful\\n`),
+        new RegExp(`configuration file /opt/php/${version}/fpm/php-fpm\\.conf test is successful\\n`),
       );
       // The sandbox's /tmp is a host directory here, so that the socket can be reached from outside.
       const shared = mkdtempSync(join(work, 'tmp-'));
@@ -295,10 +295,10 @@ exec bwrap ${sandboxArgs(layer.dir, [
           fakeContext(),
         )) as APIGatewayProxyStructuredResultV2;
         assert.equal(result.statusCode, 200, String(result.body));
-        const confD = `/opt/etc/php-${version}/conf.d`;
+        const confD = `/opt/php/${version}/fpm/conf.d`;
         assert.deepEqual(JSON.parse(String(result.body)), {
           version,
-          ini: `/opt/etc/php-${version}/php.ini`,
+          ini: `/opt/php/${version}/fpm/php.ini`,
           scanned: [
             ...readdirSync(join(layer.dir, confD.slice('/opt/'.length)))
               .sort()

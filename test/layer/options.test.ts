@@ -107,6 +107,19 @@ describe('relocatePaths', () => {
     assert.throws(() => relocatePaths(Buffer.from('nothing'), 'php', [['/usr/x', '/opt/x']]), LayerError);
     assert.throws(() => relocatePaths(Buffer.from('/usr/x'), 'php', [['/usr/x', '/opt/xy']]), LayerError);
   });
+
+  it('changes only leading path components, since the linker keeps "cli" as the tail of "/etc/php/8.4/cli"', () => {
+    const bin = Buffer.from('\0/etc/php/8.4/cli\0');
+    const cli = bin.indexOf('cli');
+    const moved = relocatePaths(bin, 'php', [['/etc/php/8.4/', '/opt/php/8.4/']]);
+    assert.equal(moved.toString('latin1', cli, cli + 3), 'cli');
+    assert.throws(
+      () => relocatePaths(bin, 'php', [['/etc/php/8.4/cli', '/opt/etc/php-8.4']]),
+      new LayerError(
+        'cannot relocate /etc/php/8.4/cli to /opt/etc/php-8.4: more than its leading path components differ',
+      ),
+    );
+  });
 });
 
 describe('phpEnv: the ini environment of a layer’s PHP', () => {
@@ -115,20 +128,20 @@ describe('phpEnv: the ini environment of a layer’s PHP', () => {
   const ours = join(root, 'ours');
   const bref = join(root, 'bref');
   const task = join(root, 'task');
-  mkdirSync(join(ours, 'etc', 'php-8.4', 'conf.d'), { recursive: true });
+  mkdirSync(join(ours, 'php', '8.4', 'fpm', 'conf.d'), { recursive: true });
   mkdirSync(join(ours, 'share', 'fpm-bridge'), { recursive: true });
   writeFileSync(
     join(ours, 'share', 'fpm-bridge', 'layer.json'),
     JSON.stringify({ php: '8.4', arch: 'x86_64' }),
   );
-  const oursConfD = join(ours, 'etc', 'php-8.4', 'conf.d');
+  const oursConfD = join(ours, 'php', '8.4', 'fpm', 'conf.d');
   mkdirSync(join(bref, 'bref', 'etc', 'php', 'conf.d'), { recursive: true });
   mkdirSync(join(task, 'php', 'conf.d'), { recursive: true });
 
   it('scans fpm-bridge’s layer’s conf.d (named by its manifest’s PHP version), then the app’s php/conf.d', () => {
     assert.deepEqual(layerIni(join(ours, 'bin', 'php-fpm')), { kind: 'fpm-bridge', scanDir: oursConfD });
     const env = phpEnv(join(ours, 'bin', 'php-fpm'), [], { LAMBDA_TASK_ROOT: task, PATH: '/bin' });
-    // No PHPRC: the layer's binaries read /opt/etc/php-8.4/php.ini by themselves.
+    // No PHPRC: the layer's binaries read /opt/php/8.4/{cli,fpm}/php.ini by themselves.
     assert.deepEqual(env, {
       LAMBDA_TASK_ROOT: task,
       PATH: '/bin',
@@ -153,7 +166,8 @@ describe('phpEnv: the ini environment of a layer’s PHP', () => {
       PHP_INI_SCAN_DIR: '/var/task/ini:',
     });
     assert.equal(env.PHPRC, '/var/task/php');
-    assert.equal(env.PHP_INI_SCAN_DIR, `${oursConfD}:/var/task/ini`);
+    // php reads the cli directory, php-fpm the fpm one.
+    assert.equal(env.PHP_INI_SCAN_DIR, `${join(ours, 'php', '8.4', 'cli', 'conf.d')}:/var/task/ini`);
   });
 
   it('leaves another php-fpm its compiled-in scan dir and appends the extra ones', () => {
@@ -162,6 +176,18 @@ describe('phpEnv: the ini environment of a layer’s PHP', () => {
     assert.deepEqual(phpEnv('/usr/sbin/php-fpm8.2', [], { LAMBDA_TASK_ROOT: task }), {
       LAMBDA_TASK_ROOT: task,
     });
+  });
+
+  it('takes the layer’s /opt/lib out of Lambda’s LD_LIBRARY_PATH for a PHP of the system, not for the layer’s', () => {
+    const lambda = '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/task/lib:/opt/lib';
+    assert.equal(
+      phpEnv('/usr/sbin/php-fpm8.2', [], { LD_LIBRARY_PATH: lambda }).LD_LIBRARY_PATH,
+      '/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/task/lib',
+    );
+    assert.equal(
+      phpEnv(join(ours, 'bin', 'php-fpm'), [], { LD_LIBRARY_PATH: lambda }).LD_LIBRARY_PATH,
+      lambda,
+    );
   });
 
   it('names the app’s php/conf.d only when it exists', () => {

@@ -24,6 +24,7 @@ import {
 } from '../support/bridge.ts';
 import { loadEvent } from '../support/events.ts';
 import { fakeContext } from '../support/lambda-context.ts';
+import { phpFpmUnderTest } from '../support/php-fpm.ts';
 import { rawRequest } from '../support/raw-http.ts';
 
 /** A request as a client writes it. Nothing is normalised: the target and header values go out as they are. */
@@ -281,7 +282,7 @@ async function startFronts(root: string, variant: Variant): Promise<FrontSet> {
     createLambdaApp({
       taskRoot: root,
       env: {},
-      overrides: { docroot: join(root, 'public'), ...VARIANTS[variant] },
+      overrides: { phpFpmBinary: phpFpmUnderTest(), docroot: join(root, 'public'), ...VARIANTS[variant] },
       log: recordingLogger([]),
     }),
   );

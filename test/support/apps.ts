@@ -9,6 +9,7 @@ import { load as parse } from 'js-yaml';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { ROOT, serve } from './cli.ts';
 import { startOffline } from './serverless-offline.ts';
+import { TESTED_PHP } from './tested-php.ts';
 
 const SETUP = join(ROOT, 'scripts', 'apps', 'setup.sh');
 const CHROMIUM = '/usr/bin/chromium';
@@ -71,7 +72,8 @@ export function launchChromium(): Promise<Browser> {
 /** Saves a full-page screenshot as test-artifacts/NAME.png. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
-  await page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
+  // Named for the PHP too: test/php-8.4/ runs the same steps again.
+  await page.screenshot({ path: join(ARTIFACTS, `php${TESTED_PHP}-${name}.png`), fullPage: true });
 }
 
 /** A running front (fpm-bridge serve, or serverless-offline with the Lambda handler) serving one app. */

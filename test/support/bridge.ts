@@ -9,6 +9,7 @@ import type { Route } from '../../proxy/cgi/route.ts';
 import { type Config, loadConfig } from '../../proxy/config.ts';
 import type { Logger } from '../../proxy/log.ts';
 import type { StreamedResponse } from '../../proxy/upstream.ts';
+import { phpFpmUnderTest } from './php-fpm.ts';
 
 /** The PHP docroot the CGI tests run against (`test/fixtures/php`). */
 export const FIXTURES_DOCROOT = fileURLToPath(new URL('../fixtures/php', import.meta.url));
@@ -140,8 +141,9 @@ export interface BridgeOptions {
 }
 
 /**
- * A {@link Bridge} over a real spawned php-fpm (Debian php8.2-fpm), for `docroot` (default the fixtures)
- * and config `overrides`. Environment variables (`FPM_BRIDGE_*`) and config files play no part.
+ * A {@link Bridge} over a real spawned php-fpm (the PHP under test: `FPM_BRIDGE_PHP_FPM`, else the one `serve`
+ * finds), for `docroot` (default the fixtures) and config `overrides`. Other environment variables
+ * (`FPM_BRIDGE_*`) and config files play no part.
  *
  * @example
  *   const t = await startBridge({ overrides: { frontControllerOnly: true } })
@@ -154,7 +156,13 @@ export async function startBridge(options: BridgeOptions = {}): Promise<TestBrid
     mode: 'serve',
     base: docroot,
     env: {},
-    overrides: { docroot, workers: 2, accessLog: false, ...options.overrides },
+    overrides: {
+      docroot,
+      workers: 2,
+      accessLog: false,
+      phpFpmBinary: phpFpmUnderTest(),
+      ...options.overrides,
+    },
   });
   const log: LogEntry[] = [];
   const logger = recordingLogger(log);

@@ -7,7 +7,7 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export interface Served {
   child: ChildProcess;
   url: string;
-  /** Everything the process wrote to stdout (the URL line, then access log lines). */
+  /** Everything the process wrote to stdout (JSON lines: the startup line, then access log lines). */
   stdout: () => string;
   /** Everything the process wrote to stderr (JSON log lines). */
   stderr: () => string;
@@ -33,7 +33,10 @@ export function runCli(
   });
 }
 
-/** Starts `fpm-bridge serve ARGS --listen 127.0.0.1:0` and resolves with the URL it prints once ready. */
+/**
+ * Starts `fpm-bridge serve ARGS --listen 127.0.0.1:0` and resolves with the URL its startup line (the first
+ * line on stdout, JSON) names once it is ready.
+ */
 export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Served> {
   return new Promise((resolve, reject) => {
     const child = spawn(
@@ -54,16 +57,22 @@ export function serve(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Serv
     let ready = false;
     child.stdout.on('data', (d) => {
       stdout += d;
-      // Access log lines follow the URL line on stdout: only the first match counts (a later one would
-      // remove the exit listener stop() waits on).
-      if (ready) return;
-      const m = / on (http:\/\/\S+) /.exec(stdout);
-      if (m === null) return;
+      // Access log lines follow the startup line: only the first line counts (a later one would remove the
+      // exit listener stop() waits on).
+      if (ready || !stdout.includes('\n')) return;
       ready = true;
       child.removeAllListeners('exit');
+      const line = stdout.slice(0, stdout.indexOf('\n'));
+      let url: string;
+      try {
+        ({ url } = JSON.parse(line) as { url: string });
+      } catch {
+        child.kill('SIGKILL');
+        return reject(new Error(`serve's first line on stdout is not JSON: ${line}`));
+      }
       resolve({
         child,
-        url: m[1]!,
+        url,
         stdout: () => stdout,
         stderr: () => stderr,
         stop: (signal = 'SIGTERM') =>

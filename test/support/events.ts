@@ -50,6 +50,17 @@ export interface OtherEvents {
   'empty-object': Record<string, never>;
 }
 
+/**
+ * Events that tools and tests write rather than AWS (`tools/`, from Bref's test suite): HTTP events with
+ * numbers where AWS puts strings, or without a requestContext.
+ */
+export interface ToolEvents {
+  'bref-v1-body-form': APIGatewayProxyEvent;
+  'bref-v1-header-numeric-multivalue': APIGatewayProxyEvent;
+  'bref-v1-no-request-context': Omit<APIGatewayProxyEvent, 'requestContext'>;
+  'bref-v2-body-json': APIGatewayProxyEventV2;
+}
+
 /** The event type every fixture of an HTTP source has. */
 export interface HttpEvents {
   'apigw-rest': APIGatewayProxyEvent;
@@ -87,6 +98,12 @@ export const EVENT_NAMES = {
   ],
   alb: ['get-single-value', 'get-multi-value', 'post-binary', 'post-form'],
   'function-url': ['get-root', 'get-query', 'post-binary', 'cookies'],
+  tools: [
+    'bref-v1-body-form',
+    'bref-v1-header-numeric-multivalue',
+    'bref-v1-no-request-context',
+    'bref-v2-body-json',
+  ],
   other: [
     'sqs',
     'sns',
@@ -99,6 +116,7 @@ export const EVENT_NAMES = {
     'empty-object',
   ],
 } as const satisfies { [S in keyof HttpEvents]: readonly string[] } & {
+  tools: readonly (keyof ToolEvents)[];
   other: readonly (keyof OtherEvents)[];
 };
 
@@ -109,9 +127,13 @@ export type EventName<S extends EventSource> = (typeof EVENT_NAMES)[S][number];
 /** The type of fixture `name` of `source`. */
 export type EventOf<S extends EventSource, N extends EventName<S> = EventName<S>> = S extends HttpEventSource
   ? HttpEvents[S]
-  : N extends keyof OtherEvents
-    ? OtherEvents[N]
-    : never;
+  : S extends 'tools'
+    ? N extends keyof ToolEvents
+      ? ToolEvents[N]
+      : never
+    : N extends keyof OtherEvents
+      ? OtherEvents[N]
+      : never;
 
 /** Every source, HTTP ones first. */
 export const EVENT_SOURCES = [
@@ -119,6 +141,7 @@ export const EVENT_SOURCES = [
   'apigw-http',
   'alb',
   'function-url',
+  'tools',
   'other',
 ] as const satisfies readonly EventSource[];
 

