@@ -24,6 +24,19 @@ export function isWarmer(event: unknown): boolean {
   return isObject(event) && (event.warmer === true || event.source === 'serverless-plugin-warmup');
 }
 
+/** An SQS event: records from an SQS queue (`eventSource: aws:sqs`), as a queue's event source mapping sends. */
+export function isSqsEvent(event: unknown): event is { Records: { messageId: string }[] } {
+  if (!isObject(event) || !Array.isArray(event.Records) || event.Records.length === 0) return false;
+  return event.Records.every(
+    (r) => isObject(r) && r.eventSource === 'aws:sqs' && typeof r.messageId === 'string',
+  );
+}
+
+/** An EventBridge (CloudWatch Events) schedule rule's own event, sent when the rule has no `input`. */
+export function isScheduledEvent(event: unknown): boolean {
+  return isObject(event) && event.source === 'aws.events' && event['detail-type'] === 'Scheduled Event';
+}
+
 /**
  * Names a non-HTTP event for messages: "an SQS event", "an S3 event", ..., or lists its top-level keys.
  */
@@ -120,15 +133,22 @@ export function locatePhp(explicit: string, env: NodeJS.ProcessEnv = process.env
 
 /**
  * Runs a console command (`php <args>`) in `cwd` and returns its exit code and combined output, as Bref's
- * console functions do. Past `timeout` ms the process is killed and the exit code is 124 (like timeout(1)).
+ * console functions do, with `env` on top of ours (what php-fpm gets too). Past `timeout` ms the process is
+ * killed and the exit code is 124 (like timeout(1)).
  */
-export function runCli(php: string, line: string, cwd: string, timeout: number): Promise<CliResult> {
+export function runCli(
+  php: string,
+  line: string,
+  cwd: string,
+  timeout: number,
+  env: Readonly<Record<string, string>> = {},
+): Promise<CliResult> {
   const args = splitArgs(line);
   return new Promise((resolve) => {
     // The app's php/conf.d comes after the layer's own ini files, as for php-fpm.
     const child = spawn(php, args, {
       cwd,
-      env: phpEnv(php, [], process.env),
+      env: phpEnv(php, [], { ...process.env, ...env }),
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const chunks: Buffer[] = [];

@@ -1,4 +1,5 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { basename } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { Context } from 'aws-lambda';
@@ -16,7 +17,23 @@ import { type StaticAnswer, staticAnswer } from '../proxy/static-answer.ts';
 import { bodiless, errorText, reasonPhrase } from '../proxy/status.ts';
 import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
 import { compressResponse, encodeResponse, TextTypes, withoutBodyIf, withoutWrongLength } from './encode.ts';
-import { isCliEvent, isWarmer, locatePhp, runCli, unsupportedEvent } from './other-events.ts';
+import {
+  type FrameworkApp,
+  findApp,
+  frameworkEnvironment,
+  queueScript,
+  scheduleCommand,
+} from './frameworks.ts';
+import {
+  type CliResult,
+  isCliEvent,
+  isScheduledEvent,
+  isSqsEvent,
+  isWarmer,
+  locatePhp,
+  runCli,
+  unsupportedEvent,
+} from './other-events.ts';
 import { ADAPTERS } from './sources.ts';
 import { resolveSsmEnvironment } from './ssm-env.ts';
 
@@ -71,6 +88,9 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
     appIni === null || loaded.config.phpIni.includes(appIni)
       ? loaded.config
       : { ...loaded.config, phpIni: [appIni, ...loaded.config.phpIni] };
+  // Laravel and Symfony write caches, logs and sessions below the app: on Lambda, only /tmp is writable.
+  const php = findApp(config, taskRoot);
+  const phpEnvironment = frameworkEnvironment(php, env, env.TMPDIR || '/tmp');
   // An environment runs one invocation at a time: php-fpm's own lines (a worker's death, php://stderr
   // writes) carry the id of the invocation last started, which is the one they come from or follow.
   let invocation: string | undefined;
@@ -78,10 +98,10 @@ export async function createLambdaApp(options: LambdaAppOptions = {}): Promise<L
     config,
     withRequestId(log, () => invocation),
     // recycle() ends stuck scripts: php-fpm's own timer would run on through a frozen sandbox (see there).
-    { runDir: '/tmp', restartsAfterTimeout: true },
+    { runDir: '/tmp', restartsAfterTimeout: true, env: phpEnvironment },
   );
   const bridge = new Bridge(config, backend, log);
-  const app = new LambdaRuntime(bridge, config, taskRoot, log, env);
+  const app = new LambdaRuntime(bridge, config, php, phpEnvironment, log, env);
   return {
     bridge,
     handler: (event, context) => {
@@ -109,7 +129,10 @@ class LambdaRuntime {
   constructor(
     private readonly bridge: Bridge,
     private readonly config: Config,
-    private readonly taskRoot: string,
+    /** The app: console commands run in its folder, its framework takes SQS events and schedules. */
+    private readonly app: FrameworkApp,
+    /** What php-fpm was started with on top of our environment; console commands get it too. */
+    private readonly phpEnvironment: Readonly<Record<string, string>>,
     private readonly log: Logger,
     /** The function's environment: the runtime sets _X_AMZN_TRACE_ID in it for each invocation. */
     private readonly env: NodeJS.ProcessEnv,
@@ -120,19 +143,69 @@ class LambdaRuntime {
 
   async handle(event: unknown, context: Context): Promise<unknown> {
     if (isWarmer(event)) return { warmed: true };
-    if (isCliEvent(event)) {
-      const php = locatePhp(this.config.phpBinary);
-      const timeout = this.deadline(context);
-      if (timeout === null) throw this.outOfTime(context);
-      return runCli(php, event.cli, this.taskRoot, timeout);
-    }
+    if (isCliEvent(event)) return this.console(event.cli, context);
     const adapter = ADAPTERS.find((a) => a.matches(event));
-    if (adapter === undefined) {
-      if (this.config.eventsScript !== false)
-        return this.forwardEvent(event, context, this.config.eventsScript);
-      throw unsupportedEvent(event);
-    }
+    if (adapter === undefined) return this.other(event, context);
     return this.http(adapter, event, context);
+  }
+
+  /** `php <line>` in the app's folder, with the environment php-fpm has. */
+  private console(line: string, context: Context): Promise<CliResult> {
+    const php = locatePhp(this.config.phpBinary);
+    const timeout = this.deadline(context);
+    if (timeout === null) throw this.outOfTime(context);
+    return runCli(php, line, this.app.root, timeout, this.phpEnvironment);
+  }
+
+  /**
+   * An event that is no HTTP request: to `eventsScript` when there is one; else an SQS event to the
+   * framework's queue, a schedule to `scheduleCommand`; anything else fails, naming what arrived.
+   */
+  private async other(event: unknown, context: Context): Promise<unknown> {
+    const script = this.config.eventsScript;
+    if (script !== false) {
+      const scriptName = `/${script.replace(/^\/+/, '')}`;
+      return this.forwardEvent(
+        event,
+        context,
+        { kind: 'script', scriptName, pathInfo: '' },
+        `"eventsScript" ${scriptName}`,
+      );
+    }
+    const { framework, root } = this.app;
+    if (framework !== null && isSqsEvent(event)) {
+      const filename = queueScript(framework);
+      const route: ScriptRoute = {
+        kind: 'script',
+        scriptName: `/${basename(filename)}`,
+        pathInfo: '',
+        filename,
+      };
+      // The app's folder, and for Symfony the transport whose handlers the messages are for.
+      const params = ['FPM_BRIDGE_APP_ROOT', byteString(root)];
+      if (framework === 'symfony')
+        params.push('FPM_BRIDGE_MESSENGER_TRANSPORT', byteString(this.config.messengerTransport));
+      return this.forwardEvent(event, context, route, `fpm-bridge's ${framework} queue script`, params);
+    }
+    const command = scheduleCommand(this.config, this.app);
+    if (command !== '' && isScheduledEvent(event)) {
+      const result = await this.console(command, context);
+      const entry = {
+        requestId: context.awsRequestId,
+        command,
+        exitCode: result.exitCode,
+        output: result.output,
+      };
+      if (result.exitCode !== 0) {
+        this.log.error(entry, 'the scheduled command failed');
+        throw new Error(
+          `"scheduleCommand" ${command} exited with ${result.exitCode}: ${result.output.slice(-500)}`,
+        );
+      }
+      this.log.info(entry, 'the scheduled command ran');
+      return result;
+    }
+    throw unsupportedEvent(event);
   }
 
   private async http(adapter: EventAdapter, event: unknown, context: Context): Promise<unknown> {
@@ -394,12 +467,20 @@ class LambdaRuntime {
     return plain(status, errorText(status), status === 503 ? ['Retry-After', '1'] : []);
   }
 
-  /** Non-HTTP events go to `eventsScript` as a JSON POST; a 2xx is success, anything else fails the invocation. */
-  private async forwardEvent(event: unknown, context: Context, script: string): Promise<unknown> {
+  /**
+   * POSTs a non-HTTP event as JSON to a script (`eventsScript`, or fpm-bridge's own for the framework's
+   * queue; `what` names it in errors) with `params` added; a 2xx is success and its JSON the result,
+   * anything else fails the invocation.
+   */
+  private async forwardEvent(
+    event: unknown,
+    context: Context,
+    route: ScriptRoute,
+    what: string,
+    params: readonly string[] = [],
+  ): Promise<unknown> {
     const body = Buffer.from(JSON.stringify(event));
-    const scriptName = `/${script.replace(/^\/+/, '')}`;
-    const route: ScriptRoute = { kind: 'script', scriptName, pathInfo: '' };
-    const target = byteString(scriptName);
+    const target = byteString(route.scriptName);
     const request = {
       method: 'POST',
       uri: target,
@@ -413,7 +494,7 @@ class LambdaRuntime {
       serverAddress: '',
       serverPort: 0,
       contentLength: body.length,
-      extraParams: ['LAMBDA_INVOCATION_CONTEXT', this.invocationContext(context)],
+      extraParams: ['LAMBDA_INVOCATION_CONTEXT', this.invocationContext(context), ...params],
     };
     const timeout = this.deadline(context);
     if (timeout === null) throw this.outOfTime(context);
@@ -427,9 +508,7 @@ class LambdaRuntime {
     }
     const text = response.body.toString('utf8');
     if (response.status < 200 || response.status > 299) {
-      throw new Error(
-        `"eventsScript" ${scriptName} answered ${response.status} ${response.statusText}: ${text.slice(0, 500)}`,
-      );
+      throw new Error(`${what} answered ${response.status} ${response.statusText}: ${text.slice(0, 500)}`);
     }
     try {
       return JSON.parse(text);

@@ -12,7 +12,7 @@
  *       php: public          # the docroot, relative to serverless.yml
  *       events: [{ httpApi: '*' }]
  */
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, cpSync, mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, isAbsolute, join, posix, relative, resolve, sep } from 'node:path';
 import type { LambdaClientConfig } from '@aws-sdk/client-lambda';
@@ -36,6 +36,10 @@ const HANDLER_MODULE = '.fpm-bridge/handler';
  * (handler/ssm-env.ts); shipped always, so that a value added in the console later resolves too.
  */
 const SSM_CLIENT_FILE = '.fpm-bridge/handler-ssm.mjs';
+/** fpm-bridge's own PHP scripts (the Laravel and Symfony queues' SQS events), beside the handler as in dist/. */
+const PHP_SCRIPTS = '.fpm-bridge/php';
+/** What the package must carry of fpm-bridge. */
+const PACKAGED = [HANDLER_FILE, SSM_CLIENT_FILE, `${PHP_SCRIPTS}/*.php`];
 /** The Node.js runtime a PHP function gets unless it or the provider names one. */
 const DEFAULT_RUNTIME = 'nodejs22.x';
 /** MB. More memory is more CPU on Lambda; PHP apps that boot a framework want both. */
@@ -184,22 +188,14 @@ export function wireService(service: ServiceConfig, serviceDir: string): Map<str
     checkEnvironment(name, fn, service);
     fn.environment = { ...fn.environment, FPM_BRIDGE_DOCROOT: posix.join(TASK_ROOT, docroot) };
     if (fn.package?.individually || pkg.individually) {
-      fn.package = {
-        ...fn.package,
-        patterns: [...(fn.package?.patterns ?? []), HANDLER_FILE, SSM_CLIENT_FILE],
-      };
+      fn.package = { ...fn.package, patterns: [...(fn.package?.patterns ?? []), ...PACKAGED] };
     }
   }
   if (docroots.size === 0) return docroots;
   // The handler bundles its dependencies: a service of PHP functions only runs no Node package. Patterns
   // of serverless.yml come after this one and can bring some back; the handler comes last, so it stays.
   const phpOnly = docroots.size === functions.length;
-  pkg.patterns = [
-    ...(phpOnly ? ['!node_modules/**'] : []),
-    ...(pkg.patterns ?? []),
-    HANDLER_FILE,
-    SSM_CLIENT_FILE,
-  ];
+  pkg.patterns = [...(phpOnly ? ['!node_modules/**'] : []), ...(pkg.patterns ?? []), ...PACKAGED];
   grantSsmParameters(service, docroots.keys());
   return docroots;
 }
@@ -571,6 +567,7 @@ export default class FpmBridgePlugin {
     // This file is dist/serverless-plugin.cjs once bundled, and the handler bundles sit beside it.
     copyFileSync(join(__dirname, 'handler.js'), target);
     copyFileSync(join(__dirname, 'handler-ssm.mjs'), join(this.#serverless.serviceDir, SSM_CLIENT_FILE));
+    cpSync(join(__dirname, 'php'), join(this.#serverless.serviceDir, PHP_SCRIPTS), { recursive: true });
   }
 
   /** Our errors become the framework's user errors: one line with our code, no stack. */

@@ -34,6 +34,8 @@ export interface BackendOptions {
    * worker of a kept connection on thaw.
    */
   restartsAfterTimeout?: boolean;
+  /** Variables the spawned php-fpm gets on top of fpm-bridge's own environment. */
+  env?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -81,6 +83,7 @@ export async function startBackend(
       phpIniDirs: config.phpIni,
       startTimeout: config.startTimeout,
       runDir: options.runDir,
+      env: options.env,
       onLog: (line) => logFpmLine(log, line),
       onExit: (code, signal) => log.error({ code, signal }, 'php-fpm exited; restarting it'),
     });

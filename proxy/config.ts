@@ -46,6 +46,9 @@ export interface Config {
   textTypes: string[];
   compress: 'auto' | 'never';
   eventsScript: string | false;
+  framework: 'auto' | 'laravel' | 'symfony' | 'none';
+  scheduleCommand: string;
+  messengerTransport: string;
   failOn5xx: boolean;
   trustForwardedHost: boolean;
   timeoutMargin: number;
@@ -453,8 +456,36 @@ export const SETTINGS: readonly Setting[] = [
     kind: 'string-or-false',
     defaultText: '`false`',
     meaning:
-      'Lambda: script (e.g. `events.php`) that receives non-HTTP events (SQS, SNS, S3, EventBridge) as a JSON POST; a 2xx is success. `false`: such events fail, naming what arrived',
+      "Lambda: script (e.g. `events.php`) that receives non-HTTP events (SQS, SNS, S3, EventBridge) as a JSON POST; a 2xx is success, its JSON the result. `false`: SQS events and schedules go to the app's framework (`framework`), other events fail, naming what arrived",
     default: () => false,
+  },
+  {
+    key: 'framework',
+    env: 'FPM_BRIDGE_FRAMEWORK',
+    kind: 'enum',
+    values: ['auto', 'laravel', 'symfony', 'none'],
+    defaultText: '`auto`',
+    meaning:
+      "Lambda: the app's framework, found by its files (`artisan`, `bin/console`) from the docroot up to the task root: its caches, logs and storage go to /tmp, SQS events run as its queue jobs or Messenger messages ([docs/laravel.md](docs/laravel.md), [docs/symfony.md](docs/symfony.md)); `none` = neither",
+    default: () => 'auto',
+  },
+  {
+    key: 'scheduleCommand',
+    env: 'FPM_BRIDGE_SCHEDULE_COMMAND',
+    kind: 'string-or-empty',
+    defaultText: '`artisan schedule:run` (Laravel), else none',
+    meaning:
+      'Lambda: console command an EventBridge schedule ("Scheduled Event") runs, as a `{"cli": ...}` event would; its output goes to the log, a non-zero exit fails the invocation',
+    default: () => '',
+  },
+  {
+    key: 'messengerTransport',
+    env: 'FPM_BRIDGE_MESSENGER_TRANSPORT',
+    kind: 'string',
+    defaultText: '`async`',
+    meaning:
+      'Lambda, Symfony: the Messenger transport SQS events belong to; their messages are decoded with its serializer and handled as if it had received them',
+    default: () => 'async',
   },
   {
     key: 'failOn5xx',

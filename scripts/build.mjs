@@ -1,5 +1,5 @@
 // Bundles the CLI into dist/cli.js and the Lambda handler into dist/handler.js: one ES module file, Node built-ins left external, dependencies inlined.
-import { chmodSync, readFileSync } from 'node:fs';
+import { chmodSync, cpSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
@@ -57,9 +57,12 @@ await build({
 });
 chmodSync('dist/cli.js', 0o755);
 
-// The Lambda handler: one file, Node built-ins only at run time (the runtime has no node_modules of ours).
+// The Lambda handler: one file, Node built-ins only at run time (the runtime has no node_modules of ours),
+// its SSM client, and beside them the PHP scripts it runs for the Laravel and Symfony queues
+// (handler/frameworks.ts).
 await build({ ...common, entryPoints: ['handler/handler.ts'], outfile: 'dist/handler.js' });
 await build({ ...common, entryPoints: ['handler/ssm-client.ts'], outfile: 'dist/handler-ssm.mjs' });
+cpSync('handler/php', 'dist/php', { recursive: true });
 
 // The Serverless Framework plugin (package.json "main"): CommonJS, as the framework require()s plugins, with
 // the class itself as module.exports (Serverless v3 takes what require() returns as the class).

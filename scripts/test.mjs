@@ -52,8 +52,23 @@ function layerPhp(version) {
   return null;
 }
 
+/**
+ * The example apps' vendor/ from Debian 13's packages, brought up to date once per run for their suites
+ * (examples/*, test/apps/{laravel,symfony}); the packages are cached as the layer tests' are. A failure is
+ * printed, and the suites then install vendor/ themselves or fail saying why.
+ */
+function frameworks() {
+  const cache = join(tmpdir(), 'fpm-bridge-frameworks-cache');
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/frameworks.ts', '--cache', cache], {
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0)
+    process.stderr.write('test.mjs: npm run frameworks failed; the example apps’ suites will say why\n');
+}
+
 const only = process.argv.slice(2);
 const files = only.length > 0 ? only : find('test').sort();
+if (files.some((f) => /laravel|symfony|examples/.test(f))) frameworks();
 let command = [process.execPath, '--import', 'tsx', '--test', '--test-reporter=spec', ...files];
 const layer = files.some((f) => f.includes('php-8.4')) ? layerPhp('8.4') : null;
 const env = { ...process.env };

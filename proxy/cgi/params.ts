@@ -96,7 +96,7 @@ export class ParamsBuilder {
       'DOCUMENT_ROOT', docroot === '' ? '/' : docroot,
       'DOCUMENT_URI', scriptName + pathInfo,
       'SCRIPT_NAME', scriptName,
-      'SCRIPT_FILENAME', docroot + scriptName,
+      'SCRIPT_FILENAME', route.filename === undefined ? docroot + scriptName : byteString(route.filename),
       'SERVER_PROTOCOL', req.protocol,
       'REQUEST_SCHEME', req.https ? 'https' : 'http',
       'SERVER_PORT', String(req.serverPort),

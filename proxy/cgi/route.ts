@@ -28,7 +28,13 @@ export interface RouteOptions {
 }
 
 export type Route =
-  | { kind: 'script'; scriptName: string; pathInfo: string }
+  | {
+      kind: 'script';
+      scriptName: string;
+      pathInfo: string;
+      /** SCRIPT_FILENAME of a script outside the docroot (fpm-bridge's own PHP); else docroot + scriptName. */
+      filename?: string;
+    }
   | { kind: 'static'; filename: string; stats: Stats }
   | { kind: 'redirect'; location: string };
 

@@ -21,6 +21,8 @@ export interface SupervisorOptions {
   startTimeout: number;
   /** Directory for the socket, config and log FIFO (a private one is created inside it). */
   runDir?: string;
+  /** Variables php-fpm gets on top of ours (the Lambda handler's defaults for the app's framework). */
+  env?: Readonly<Record<string, string>>;
   /** Lines php-fpm and its workers wrote (master notices, warnings, worker stderr). */
   onLog?: (line: string) => void;
   /** Called after php-fpm exited unexpectedly and before it is started again. */
@@ -178,7 +180,11 @@ export class PhpFpmSupervisor {
     // php-fpm refuses to run as root without this; as root, fpm-bridge's own user is the one PHP runs as.
     if (process.getuid?.() === 0) args.push('--allow-to-run-as-root');
     // Our ini dirs after php-fpm's own scan dir; for a layer's php-fpm the layer's conf.d and the app's.
-    const env = phpEnv(o.binary, o.phpIniDirs, process.env);
+    const env = phpEnv(
+      o.binary,
+      o.phpIniDirs,
+      o.env === undefined ? process.env : { ...process.env, ...o.env },
+    );
     // --force-stderr: the log goes to the stderr pipe we read, with no file or FIFO in between.
     args.push('--force-stderr');
     // Bref's layer ships opcache.file_cache_only=1 for its own runtime, which turns it off as it starts

@@ -14,7 +14,7 @@ import { noAwsEnv } from '../support/aws.ts';
 import { ROOT, runCli } from '../support/cli.ts';
 import { spawnOffline } from '../support/serverless-offline.ts';
 import { DEMO_HEADING } from '../support/tested-php.ts';
-import { killGroup, type Run, resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
+import { killGroup, PHP_SCRIPTS, type Run, resourcesOf, run, SERVERLESS, zipEntries } from './serverless.ts';
 
 /** serverless-offline serves REST API routes under the stage; any name works, the plugin needs none. */
 const STAGE = 'local';
@@ -85,6 +85,7 @@ function infoLines(text: string): Record<string, string> {
 const PACKAGED_FILES = [
   '.fpm-bridge/handler-ssm.mjs',
   '.fpm-bridge/handler.mjs',
+  ...PHP_SCRIPTS,
   'examples/demo/public/index.php',
   'examples/demo/public/info.php',
   'examples/demo/public/style.css',

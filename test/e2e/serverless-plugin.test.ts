@@ -4,7 +4,7 @@
  * the app's node_modules, with `serverless package` run offline on test/fixtures/serverless-app.
  */
 import assert from 'node:assert/strict';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -15,7 +15,15 @@ import {
   wireService,
 } from '../../infra/serverless-plugin.ts';
 import { ROOT } from '../support/cli.ts';
-import { resourcesOf, run, SERVERLESS, SERVERLESS_V3, zipEntries } from './serverless.ts';
+import {
+  copyWithPlugin,
+  PHP_SCRIPTS,
+  resourcesOf,
+  run,
+  SERVERLESS,
+  SERVERLESS_V3,
+  zipEntries,
+} from './serverless.ts';
 
 const APP = join(ROOT, 'test', 'fixtures', 'serverless-app');
 const LAYER_ARN = 'arn:aws:lambda:us-east-1:123456789012:layer:fpm-bridge-php-82:7';
@@ -67,7 +75,13 @@ describe('the plugin, on the configuration of a service', () => {
     const svc = service({ web: { php: '.' } }, { package: { patterns: ['!tests/**'] } });
     wireService(svc, APP);
     assert.deepEqual(svc.package, {
-      patterns: ['!node_modules/**', '!tests/**', '.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs'],
+      patterns: [
+        '!node_modules/**',
+        '!tests/**',
+        '.fpm-bridge/handler.mjs',
+        '.fpm-bridge/handler-ssm.mjs',
+        '.fpm-bridge/php/*.php',
+      ],
     });
     assert.deepEqual(svc.functions!.web!.environment, { FPM_BRIDGE_DOCROOT: '/var/task' });
   });
@@ -76,7 +90,9 @@ describe('the plugin, on the configuration of a service', () => {
     const svc = service({ web: { php: 'public' }, worker: { handler: 'worker.handler' } });
     wireService(svc, APP);
     assert.deepEqual(svc.functions!.worker, { handler: 'worker.handler' });
-    assert.deepEqual(svc.package, { patterns: ['.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs'] });
+    assert.deepEqual(svc.package, {
+      patterns: ['.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs', '.fpm-bridge/php/*.php'],
+    });
   });
 
   it('keeps runtime, memory, timeout and layers that the function or the provider sets', () => {
@@ -144,7 +160,7 @@ describe('the plugin, on the configuration of a service', () => {
     wireService(svc, APP);
     assert.deepEqual(svc.functions!.web!.package, {
       individually: true,
-      patterns: ['!**', '.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs'],
+      patterns: ['!**', '.fpm-bridge/handler.mjs', '.fpm-bridge/handler-ssm.mjs', '.fpm-bridge/php/*.php'],
     });
   });
 
@@ -278,9 +294,7 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
 
   /**
    * Packages a copy of the fixture app (or runs `command` there instead of `package`; its serverless.yml
-   * replaced by `yml` if given) in a temp dir whose
-   * node_modules/fpm-bridge is this checkout's package.json and dist/: what `npm install fpm-bridge` leaves,
-   * without a link to the whole checkout, which the framework's file walk would follow.
+   * replaced by `yml` if given) in a temp dir, with the plugin installed there (copyWithPlugin).
    */
   async function packageApp(
     args: string[],
@@ -288,12 +302,8 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
   ) {
     const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-sls-app-'));
     dirs.push(dir);
-    cpSync(APP, dir, { recursive: true });
+    copyWithPlugin(APP, dir);
     if (options.yml !== undefined) writeFileSync(join(dir, 'serverless.yml'), options.yml);
-    const pkg = join(dir, 'node_modules', 'fpm-bridge');
-    mkdirSync(pkg, { recursive: true });
-    cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
-    symlinkSync(join(ROOT, 'dist'), join(pkg, 'dist'));
     const out = join(dir, 'out');
     const result = await run(
       process.execPath,
@@ -380,6 +390,7 @@ describe('serverless package of an app with `plugins: [fpm-bridge]`, offline', (
         assert.deepEqual(zipEntries(readFileSync(join(result.out, 'fpm-bridge-app.zip'))), [
           '.fpm-bridge/handler-ssm.mjs',
           '.fpm-bridge/handler.mjs',
+          ...PHP_SCRIPTS,
           'public/index.php',
           'src/greeting.php',
         ]);

@@ -4,10 +4,15 @@
  */
 import assert from 'node:assert/strict';
 import { type ChildProcess, spawn } from 'node:child_process';
+import { cpSync, mkdirSync, readdirSync, symlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../support/cli.ts';
 
 export const SERVERLESS = join(ROOT, 'node_modules', 'serverless', 'bin', 'serverless.js');
+/** fpm-bridge's PHP scripts as the plugin packages them beside the handler, sorted as zipEntries() lists them. */
+export const PHP_SCRIPTS: readonly string[] = readdirSync(join(ROOT, 'handler', 'php'))
+  .map((f) => `.fpm-bridge/php/${f}`)
+  .sort();
 /** Serverless Framework v3 itself (devDependency `serverless-v3`), the last release osls forked from. */
 export const SERVERLESS_V3 = join(ROOT, 'node_modules', 'serverless-v3', 'bin', 'serverless.js');
 
@@ -63,6 +68,19 @@ export function run(
       resolve({ code, signal, output });
     });
   });
+}
+
+/**
+ * Copies the service in `source` to `dir` (made if need be) with node_modules/fpm-bridge holding this checkout's
+ * package.json and dist/: what `npm install fpm-bridge` leaves, without a link to the whole checkout, which
+ * the framework's file walk would follow.
+ */
+export function copyWithPlugin(source: string, dir: string): void {
+  cpSync(source, dir, { recursive: true });
+  const pkg = join(dir, 'node_modules', 'fpm-bridge');
+  mkdirSync(pkg, { recursive: true });
+  cpSync(join(ROOT, 'package.json'), join(pkg, 'package.json'));
+  symlinkSync(join(ROOT, 'dist'), join(pkg, 'dist'));
 }
 
 export function killGroup(child: ChildProcess, signal: NodeJS.Signals): void {

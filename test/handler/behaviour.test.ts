@@ -7,40 +7,9 @@ import type { ALBEvent, ALBResult, APIGatewayProxyEvent, APIGatewayProxyEventV2 
 import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
 import { type DumpBody, FIXTURES_DOCROOT, type LogEntry, recordingLogger } from '../support/bridge.ts';
 import { HTTP_EVENT_SOURCES, type HttpEventSource, type HttpEvents, loadEvent } from '../support/events.ts';
+import { type AnyResult, seen } from '../support/http-events.ts';
 import { fakeContext } from '../support/lambda-context.ts';
 import { phpFpmUnderTest } from '../support/php-fpm.ts';
-
-/** A Lambda result of any source, read back the way a client would see it. */
-interface Seen {
-  status: number;
-  /** Lowercased names; every value, Set-Cookie included. */
-  headers: Record<string, string[]>;
-  body: Buffer;
-}
-
-type AnyResult = {
-  statusCode: number;
-  statusDescription?: string;
-  headers?: Record<string, string | number | boolean>;
-  multiValueHeaders?: Record<string, (string | number | boolean)[]>;
-  cookies?: string[];
-  body?: string;
-  isBase64Encoded?: boolean;
-};
-
-function seen(result: unknown): Seen {
-  const r = result as AnyResult;
-  const headers: Record<string, string[]> = {};
-  const add = (name: string, value: string) => {
-    const key = name.toLowerCase();
-    headers[key] = [...(headers[key] ?? []), value];
-  };
-  for (const [n, v] of Object.entries(r.multiValueHeaders ?? {})) for (const x of v) add(n, String(x));
-  for (const [n, v] of Object.entries(r.headers ?? {})) add(n, String(v));
-  for (const c of r.cookies ?? []) add('set-cookie', c);
-  const body = Buffer.from(r.body ?? '', r.isBase64Encoded === true ? 'base64' : 'utf8');
-  return { status: r.statusCode, headers, body };
-}
 
 /** Points an event of any source at `path` (raw) with `method`, as the source would deliver it. */
 function at<S extends HttpEventSource>(
