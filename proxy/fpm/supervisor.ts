@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -72,8 +72,11 @@ export class PhpFpmSupervisor {
   }
 
   constructor(private readonly options: SupervisorOptions) {
+    const parent = options.runDir ?? tmpdir();
+    removeOrphans(parent);
     // A directory of our own (mode 0700): the socket cannot collide with, or be reached by, anyone else's.
-    this.dir = mkdtempSync(join(options.runDir ?? tmpdir(), 'fpm-bridge-'));
+    this.dir = mkdtempSync(join(parent, 'fpm-bridge-'));
+    writeFileSync(join(this.dir, OWNER), String(process.pid));
     this.socket = join(this.dir, 'php-fpm.sock');
     writeFileSync(
       join(this.dir, 'php-fpm.conf'),
@@ -282,6 +285,44 @@ export class PhpFpmSupervisor {
     try {
       rmSync(this.dir, { recursive: true, force: true });
     } catch {}
+  }
+}
+
+/** In each private directory: the pid of the process that made it (see {@link removeOrphans}). */
+const OWNER = 'owner.pid';
+
+/**
+ * Removes the private directories in `parent` whose process is gone. One killed with SIGKILL, or a worker
+ * thread terminated (serverless-offline ends its handlers so), cannot remove its own; every start would
+ * otherwise leave one behind in /tmp, which Lambda limits.
+ */
+function removeOrphans(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (!/^fpm-bridge-[A-Za-z0-9]{6}$/.test(name)) continue;
+    let owner: number;
+    try {
+      owner = Number(readFileSync(join(parent, name, OWNER), 'utf8'));
+    } catch {
+      continue; // not one of ours, or not ours to read
+    }
+    if (Number.isInteger(owner) && owner > 0 && !processExists(owner)) {
+      rmSync(join(parent, name), { recursive: true, force: true });
+    }
+  }
+}
+
+function processExists(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 

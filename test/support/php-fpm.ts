@@ -21,7 +21,13 @@ export function phpFpmUnderTest(): string {
 
 /** A real php-fpm ({@link phpFpmUnderTest}) on a private Unix socket, with a pool sized to its workers. */
 export async function startFpm(
-  options: { workers?: number; requestTerminateTimeout?: number; pool?: Partial<PoolOptions> } = {},
+  options: {
+    workers?: number;
+    requestTerminateTimeout?: number;
+    pool?: Partial<PoolOptions>;
+    /** Where the supervisor makes its private directory (default: $TMPDIR). */
+    runDir?: string;
+  } = {},
 ): Promise<TestFpm> {
   const workers = options.workers ?? 2;
   const log: string[] = [];
@@ -32,6 +38,7 @@ export async function startFpm(
     scriptExtensions: ['.php'],
     phpIniDirs: [],
     startTimeout: 10_000,
+    runDir: options.runDir,
     onLog: (line) => log.push(line),
   });
   await supervisor.start();

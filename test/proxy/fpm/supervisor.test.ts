@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { describe, it } from 'node:test';
 import { PhpFpmNotFoundError, PhpFpmStartError, UpstreamClosedError } from '../../../proxy/errors.ts';
 import { locatePhpFpm } from '../../../proxy/fpm/locate.ts';
@@ -155,6 +156,35 @@ describe('PhpFpmSupervisor', () => {
     const waiting = fpm.supervisor.whenReady();
     await fpm.stop();
     await assert.rejects(waiting, { message: 'php-fpm was stopped' });
+  });
+
+  it('removes the private directories of processes that are gone, and no other, when it starts', async () => {
+    const parent = mkdtempSync(join(tmpdir(), 'fpm-bridge-run-'));
+    const gone = spawnSync(process.execPath, ['-e', '']).pid!;
+    const leftBy = (pid: number | null, name: string) => {
+      mkdirSync(join(parent, name));
+      writeFileSync(join(parent, name, 'php-fpm.conf'), '');
+      if (pid !== null) writeFileSync(join(parent, name, 'owner.pid'), String(pid));
+    };
+    leftBy(gone, 'fpm-bridge-Orphan');
+    leftBy(process.pid, 'fpm-bridge-Living');
+    leftBy(null, 'fpm-bridge-NoPid0');
+    leftBy(gone, 'fpm-bridge-other-dir');
+    const fpm = await startFpm({ workers: 1, runDir: parent });
+    try {
+      assert.deepEqual(
+        readdirSync(parent).sort(),
+        [
+          'fpm-bridge-Living',
+          'fpm-bridge-NoPid0',
+          'fpm-bridge-other-dir',
+          basename(fpm.supervisor.dir),
+        ].sort(),
+      );
+    } finally {
+      await fpm.stop();
+      rmSync(parent, { recursive: true, force: true });
+    }
   });
 
   it('removes its private directory, socket included, when stopped', async () => {
