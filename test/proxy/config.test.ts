@@ -1,13 +1,19 @@
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
 import { loadConfig } from '../../proxy/config.ts';
 import { ConfigError } from '../../proxy/errors.ts';
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function app(files: Record<string, string> = {}, withPublic = true): string {
   const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-config-'));
+  made.push(dir);
   if (withPublic) mkdirSync(join(dir, 'public'));
   for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
   return dir;

@@ -3,8 +3,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { basename, join } from 'node:path';
-import { describe, it } from 'node:test';
+import { basename, dirname, join } from 'node:path';
+import { after, describe, it } from 'node:test';
 import { PhpFpmNotFoundError, PhpFpmStartError, UpstreamClosedError } from '../../../proxy/errors.ts';
 import { locatePhpFpm } from '../../../proxy/fpm/locate.ts';
 import { PhpFpmSupervisor } from '../../../proxy/fpm/supervisor.ts';
@@ -12,13 +12,20 @@ import { bufferCgi } from '../../../proxy/upstream.ts';
 import { startBridge, waitFor } from '../../support/bridge.ts';
 import { startFpm } from '../../support/php-fpm.ts';
 
+const made: string[] = [];
+after(() => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
 function fakeBinaries(...names: string[]): string {
   const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-bin-'));
+  made.push(dir);
   for (const name of names) writeFileSync(join(dir, name), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
   return dir;
 }
 
 const HELLO = join(mkdtempSync(join(tmpdir(), 'fpm-bridge-sup-')), 'hello.php');
+made.push(dirname(HELLO));
 writeFileSync(HELLO, '<?php echo "hello from ", getmypid();');
 const params = ['REQUEST_METHOD', 'GET', 'SCRIPT_FILENAME', HELLO, 'SCRIPT_NAME', '/hello.php'];
 
@@ -41,6 +48,7 @@ describe('locatePhpFpm', () => {
   it('takes the PHP 8.4 of fpm-bridge’s layer at /opt over Debian 12’s php-fpm8.2, by the layer’s manifest', () => {
     const sbin = fakeBinaries('php-fpm8.2');
     const opt = mkdtempSync(join(tmpdir(), 'fpm-bridge-opt-'));
+    made.push(opt);
     mkdirSync(join(opt, 'bin'));
     writeFileSync(join(opt, 'bin', 'php-fpm'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
     mkdirSync(join(opt, 'share', 'fpm-bridge'), { recursive: true });
