@@ -97,7 +97,7 @@ export class LoadWindow {
   private readonly trees: number[];
 
   constructor(
-    private readonly pids: readonly (number | null)[],
+    private readonly pids: readonly number[],
     private readonly cpus: number,
   ) {
     this.trees = pids.map(treeCpuMicros);

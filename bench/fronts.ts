@@ -351,7 +351,7 @@ async function measure(
     // a number of responses too (bounded: a front that stays slow is measured slow).
     let warmed = 0;
     for (let i = 0; i < 5 && warmed < w.warmupRequests; i++) warmed += (await load(o.warmup)).ok;
-    const window = new LoadWindow([running.pid, o.fpmPid, ...site.pids], cpus().length);
+    const window = new LoadWindow([running.pid, o.fpmPid!, ...site.pids], cpus().length);
     run.load = await load(Math.max(o.duration, w.minSeconds));
     const used = window.end();
     run.frontUsPerReq = used.treesUs[0]! / run.load.ok;
