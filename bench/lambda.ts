@@ -38,7 +38,7 @@ import { fmt, fmtSpread, percentile, type Spread, spread } from './stats.ts';
 const { values: args } = parseArgs({
   options: {
     rounds: { type: 'string', default: '10' },
-    batch: { type: 'string', default: '1000' },
+    batch: { type: 'string', default: '2000' },
     warmup: { type: 'string', default: '3000' },
     cold: { type: 'string', default: '15' },
     /** A checkout of another version (with node_modules): its handler is measured beside this one's. */
@@ -302,25 +302,32 @@ const loads: { loadavg: number; othersPct: number }[] = [];
 const fpmPids = [app, base].flatMap((a) =>
   a?.bridge.backend.supervisor?.pid ? [a.bridge.backend.supervisor.pid] : [],
 );
-const times = new Float64Array(BATCH);
+// Each round calls every path in turn, call by call (the order rotating), so that a burst of other work on
+// this shared machine hits all of them alike; each call's latency and this process's CPU time during it.
+const times = sides.map(() => new Float64Array(BATCH));
+const cpuUs = sides.map(() => 0);
 for (let round = 0; round < ROUNDS; round++) {
   const window = new LoadWindow(fpmPids, cpus().length);
-  for (let k = 0; k < sides.length; k++) {
-    const side = sides[(round + k) % sides.length]!;
-    const cpu = process.cpuUsage();
-    for (let i = 0; i < BATCH; i++) {
+  cpuUs.fill(0);
+  for (let i = 0; i < BATCH; i++) {
+    for (let k = 0; k < sides.length; k++) {
+      const s = (i + k) % sides.length;
+      const cpu = process.cpuUsage();
       const t = process.hrtime.bigint();
-      await side.call();
-      times[i] = Number(process.hrtime.bigint() - t) / 1e3;
+      await sides[s]!.call();
+      times[s]![i] = Number(process.hrtime.bigint() - t) / 1e3;
+      const used = process.cpuUsage(cpu);
+      cpuUs[s]! += used.user + used.system;
     }
-    const used = process.cpuUsage(cpu);
-    times.sort();
-    rounds.get(side.name)!.push({
-      p50: percentile(times, 50),
-      p99: percentile(times, 99),
-      cpu: (used.user + used.system) / BATCH,
-    });
   }
+  sides.forEach((side, s) => {
+    const sorted = times[s]!.sort();
+    rounds.get(side.name)!.push({
+      p50: percentile(sorted, 50),
+      p99: percentile(sorted, 99),
+      cpu: cpuUs[s]! / BATCH,
+    });
+  });
   loads.push(window.end());
 }
 
@@ -522,9 +529,10 @@ request from a **minimal FastCGI client** (one kept connection, the request's re
 the handler sends — ${params.length / 2} of them, the Lambda context JSON included —, one write per call, the reply's records walked
 to END_REQUEST; no fpm-bridge code) and from fpm-bridge's own FastCGI client (\`bufferCgi\`, the same params).
 php-fpm has 2 workers here, one for the handler's kept connection and one for the minimal client's (on Lambda
-it has one). ${ROUNDS} rounds of ${BATCH} sequential calls per path, alternating, after ${WARMUP} warm-up calls of each;
-latency from the call to the result in hand; CPU is this process's own time per call (getrusage), so php-fpm's
-share is left out. Each cell is the median [min–max] over the rounds of that round's figure.
+it has one). ${ROUNDS} rounds of ${BATCH} sequential calls per path after ${WARMUP} warm-up calls of each, the paths
+taking turns call by call (the order rotating); latency from the call to the result in hand; CPU is this process's
+own time during the call (getrusage), so php-fpm's share is left out. Each cell is the median [min–max] over the
+rounds of that round's figure (p50, p99, mean CPU), each difference taken within a round.
 
 | path | p50 µs | p99 µs | CPU µs per call |
 |---|---:|---:|---:|
