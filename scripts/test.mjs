@@ -5,7 +5,7 @@
 // fpm-bridge's own layer: this script builds it and, as root, runs the tests in a private mount namespace
 // where the layer lies over /opt (where its binaries expect it). Without root those suites say they skip.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -28,7 +28,10 @@ function hostPhpFpm() {
   return names.length > 0 ? `/usr/sbin/${names[0]}` : null;
 }
 
-/** The layer's PHP unpacked into a directory, or null (with the reason printed) when it cannot be had. */
+/**
+ * The layer's PHP unpacked into a directory of this run (another checkout's run may be using its own), or null
+ * (with the reason printed) when it cannot be had.
+ */
 function layerPhp(version) {
   if (process.getuid?.() !== 0) {
     process.stderr.write(
@@ -36,11 +39,13 @@ function layerPhp(version) {
     );
     return null;
   }
-  const dir = join(tmpdir(), `fpm-bridge-test-php-${version}`);
+  const dir = mkdtempSync(join(tmpdir(), `fpm-bridge-test-php-${version}-`));
   const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/test-layer.ts', version, dir], {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
-  return r.status === 0 ? dir : null;
+  if (r.status === 0) return dir;
+  rmSync(dir, { recursive: true, force: true });
+  return null;
 }
 
 const only = process.argv.slice(2);
@@ -57,4 +62,5 @@ if (layer !== null) {
   command = ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', mount, layer, ...command];
 }
 const result = spawnSync(command[0], command.slice(1), { stdio: 'inherit', env });
+if (layer !== null) rmSync(layer, { recursive: true, force: true });
 process.exit(result.status ?? 1);

@@ -168,6 +168,8 @@ export class HostImage {
         '/bin',
       ].join(':'),
       HOME: '/nonexistent',
+      // The image has one PHP; this host may have more (the 8.4 layer over /opt in `npm test`): the one under test.
+      FPM_BRIDGE_PHP_FPM: locatePhpFpm(phpFpmUnderTest()),
       ...this.spec.env,
       ...overrides,
     };
