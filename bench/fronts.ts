@@ -491,7 +491,34 @@ function runLog(runs: readonly Run[]): string {
 const READING = `- **On 2 CPUs shared by the front, php-fpm and the load generator, req/s follows the CPU time per
   request** (the two CPU columns): each front's req/s is close to the machine's free CPU divided by front +
   php-fpm CPU per request. The machine's own speed drifts and other work comes and goes, hence the
-  alternating rounds, the ratios taken within a round and the load recorded with every run.`;
+  alternating rounds, the ratios taken within a round and the load recorded with every run.
+- **The Node floor.** \`node-floor\` does nothing a real front must and still stays behind nginx or HAProxy
+  on hello world: a process running Node spends about 35 µs of user time per request on the event loop, V8
+  and its socket wrappers before any work of its own, where nginx spends about 10 and HAProxy about 15
+  (alternating runs on one php-fpm, 2026-12-01, medians of 3: user µs per request nginx 9–11, HAProxy 13–18,
+  node-floor 34–49, \`serve\` 32–60; system time the same 25–33 µs for all). Where the workload is tiny, a
+  front in Node can at best tie with nginx's req/s; on a real page PHP's own CPU per request dwarfs that
+  difference, which is why the goal on req/s is set there.
+- **Why nginx opens a connection to php-fpm per request**: with \`keepalive\` to php-fpm, each kept connection
+  holds a worker, and the requests beyond them wait in php-fpm's listen backlog until a kept connection closes
+  (every \`keepalive_requests\`): some clients are served, others starve for seconds (\`--fronts nginx-keepalive\`
+  shows it in the "slowest ÷ fastest client" column). HAProxy (\`maxconn\` on the server) and \`serve\`
+  (\`maxConns\` + a FIFO) queue in the front instead.
+- **What makes \`serve\`'s p99 longer than nginx's at equal req/s: young-generation garbage collection**
+  (2026-12-07; \`serve\` alone, hello world, 32 connections, 8 workers, h2load's per-request log set against
+  the collector's events from \`perf_hooks\`, 6 runs of 8 s on a machine loaded 6–9 by other work). A scavenge
+  came every ~1,000 requests and stopped the event loop for 5–13 ms (median per run) on this busy machine;
+  in 5 of the 6 runs 32–62 % of the requests in the slowest 1 % overlapped one, against 3–6 % of all
+  requests (in the sixth, at 2,300 req/s, the machine's own stalls made the tail); the event loop's delay
+  p99 was 6–23 ms. A sampling heap profile counts about 11.6 KB allocated per hello request: the
+  request handler's async frames and promises 1.6 KB, parsing the head 1.2 KB, the FastCGI params 0.8 KB,
+  the CGI response 0.7 KB, the response head 0.5 KB, socket timeouts set twice per request 0.4 KB. nginx has
+  no collector: its tail is php-fpm's scheduling alone. Tried (alternating runs, 3 of each): V8's
+  \`--single-threaded-gc\` (longer pauses, fewer req/s), \`--max-semi-space-size=32\` (half the scavenges, each
+  twice as long: p99 no better), \`--max-semi-space-size=4\` (pauses of 0.6–0.7 ms median, three times as many,
+  no full collections; p99 20.2 against 23.1 ms and 46.6 against 109.2 ms in two pairs, req/s lower in one):
+  a lead for a quiet machine, not a result. Allocating less per request is the cut that would help; not
+  done yet.`;
 
 // ---- setup ----
 
