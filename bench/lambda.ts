@@ -485,6 +485,7 @@ for (let i = 0; i < COLD; i++) {
   cold.handler.push(await sample('handler'));
   cold.bare.push(await sample('bare'));
 }
+rmSync(docroot, { recursive: true, force: true });
 const coldHandler = spread(cold.handler);
 const coldBare = spread(cold.bare);
 const coldRatio = spread(cold.handler.map((h, i) => h / cold.bare[i]!));
