@@ -29,7 +29,7 @@ import {
   OURS,
   PEERS,
 } from './clients.ts';
-import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
+import { machineBusyMicros, treeCpuMicros } from './cpu-time.ts';
 import { benchFpm, list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
 
 // ---- scenarios ----
@@ -265,11 +265,11 @@ function runInChild(spec: RunSpec, fpmPid: number | null, childFlags: readonly s
     child.on('message', (msg: ChildMessage) => {
       if (msg.phase === 'start') {
         windowStart = performance.now();
-        fpmStart = fpmCpuMicros(fpmPid);
+        fpmStart = treeCpuMicros(fpmPid);
         busyStart = machineBusyMicros();
       } else if (msg.phase === 'end') {
         windowUs = (performance.now() - windowStart) * 1000;
-        fpmUsed = fpmCpuMicros(fpmPid) - fpmStart;
+        fpmUsed = treeCpuMicros(fpmPid) - fpmStart;
         othersUs = machineBusyMicros() - busyStart - fpmUsed - msg.clientCpuUs;
       } else {
         const r = msg.result;

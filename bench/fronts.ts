@@ -1,28 +1,36 @@
 /**
  * Benchmark: `fpm-bridge serve` against nginx and HAProxy as HTTP fronts of one php-fpm pool. The same
- * php-fpm (`pm = static`), the same PHP scripts and the same wrk load for all three; workloads: hello world,
- * a 100 KiB response and a 1 MiB POST, at concurrency 1, 32 and 256.
+ * php-fpm (`pm = static`), the same PHP and the same h2load load for all of them; workloads: hello world, a
+ * 100 KiB response and a 1 MiB POST at concurrency 1, 32 and 256, and real applications (bench/apps.ts:
+ * WordPress's front page, the Laravel example's) at 8 and 32.
  *
- *   npm run bench:fronts                                  # everything (~10 min), writes its section of RESULTS.md
- *   npm run bench:fronts -- --duration 3s --warmup 1s --no-write
+ *   npm run bench:fronts                                  # everything (~45 min), writes its section of RESULTS.md
+ *   npm run bench:fronts -- --workloads hello --concurrency 32 --rounds 5 --no-write
  *   npm run bench:fronts -- --workloads hello --concurrency 32 --fronts fpm-bridge --cpu-prof /tmp/prof
+ *   npm run bench:fronts -- --fronts fpm-bridge,fpm-bridge-base --base /tmp/old/dist --no-write   # A/B of builds
  *
- * Needs Debian's nginx, haproxy and wrk (the script installs nothing: it names the missing ones and exits)
- * and a built `dist/cli.js` (the npm script builds it first).
+ * Needs Debian's nginx, haproxy and nghttp2-client (h2load) (the script installs nothing: it names the
+ * missing ones and exits) and a built `dist/cli.js` (the npm script builds it first); the apps need what
+ * scripts/apps/setup.sh installs, and are skipped, saying why, without it.
  *
  * Each measurement starts its front afresh and stops it afterwards. That is not for the front's sake but for
  * php-fpm's: a worker that answered on a kept connection (FCGI_KEEP_CONN) stays with that connection until
  * the front closes it, so a front left idle with its kept connections would hold the workers the next front
- * needs. The fronts run interleaved (workload → concurrency → every front, the order rotating each step), so a
- * burst of other load on this shared machine is spread over all of them.
+ * needs. The fronts alternate (round → workload → concurrency → every front, the order rotating each step),
+ * so a burst of other load on this shared machine is spread over all of them, and each ratio is taken between
+ * runs of one round, minutes apart at most.
  */
-import { spawn, spawnSync } from 'node:child_process';
-import { accessSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+
+import { spawnSync } from 'node:child_process';
+import { accessSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { request } from 'node:http';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { fpmCpuMicros, machineBusyMicros } from './cpu-time.ts';
+import { APPS, type AppSite } from './apps.ts';
+import { LoadWindow } from './cpu-time.ts';
+import { type LoadResult, NO_LOAD, runLoad } from './h2load.ts';
 import {
   type Daemon,
   findTool,
@@ -36,6 +44,7 @@ import {
   waitForPort,
 } from './peers.ts';
 import { benchFpm, list, phpFpmVersion, RESULTS_FILE, writeSection } from './results.ts';
+import { fmt, fmtSpread, type Spread, spread } from './stats.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLI = join(ROOT, 'dist/cli.js');
@@ -45,60 +54,126 @@ const CLI = join(ROOT, 'dist/cli.js');
 interface Workload {
   name: string;
   title: string;
-  script: string;
-  php: string;
+  /** Concurrency levels measured unless --concurrency names others. */
+  levels: readonly number[];
   /** Request body size in bytes (POST), or 0 for a GET. */
   upload: number;
-  /** The exact response body. */
-  expect: string;
+  /** Seconds measured per run at least (the command line's --duration when longer). */
+  minSeconds: number;
+  /** Responses a front answers before it is measured at least (its JIT settles, the app's caches fill). */
+  warmupRequests: number;
+  /** node-floor can run it: a script named by the URL, nothing routed. */
+  synthetic: boolean;
+  /** The app's docroot, params, page and check; for the synthetic workloads, made in the bench's own docroot. */
+  site: (docroot: string) => AppSite | string;
 }
 
 const HELLO = 'Hello, World!';
 const KIB = 1024;
 const MIB = 1024 * KIB;
 
+/** A script of the bench's own docroot, answered with exactly `expect`. */
+function script(name: string, php: string, expect: string): (docroot: string) => AppSite {
+  return (docroot) => {
+    writeFileSync(join(docroot, name), php);
+    return {
+      docroot,
+      params: {},
+      host: '127.0.0.1',
+      path: `/${name}`,
+      pids: [],
+      check: (body) =>
+        body === expect
+          ? null
+          : body.length !== expect.length
+            ? `body of ${body.length} bytes, expected ${expect.length}`
+            : `body ${JSON.stringify(body.slice(0, 40))} differs from the expected one`,
+      stop: () => {},
+    };
+  };
+}
+
 const WORKLOADS: readonly Workload[] = [
   {
     name: 'hello',
     title: 'hello world (13-byte response)',
-    script: 'hello.php',
-    php: `<?php\necho '${HELLO}';\n`,
+    levels: [1, 32, 256],
     upload: 0,
-    expect: HELLO,
+    minSeconds: 0,
+    warmupRequests: 5000,
+    synthetic: true,
+    site: script('hello.php', `<?php\necho '${HELLO}';\n`, HELLO),
   },
   {
     name: '100kb',
     title: '100 KiB response',
-    script: '100kb.php',
-    php: `<?php\necho str_repeat('x', ${100 * KIB});\n`,
+    levels: [1, 32, 256],
     upload: 0,
-    expect: 'x'.repeat(100 * KIB),
+    minSeconds: 0,
+    warmupRequests: 5000,
+    synthetic: true,
+    site: script('100kb.php', `<?php\necho str_repeat('x', ${100 * KIB});\n`, 'x'.repeat(100 * KIB)),
   },
   {
     name: 'post-1mb',
     title: '1 MiB POST (PHP reads the body and answers its length)',
-    script: 'post.php',
-    php: `<?php\necho strlen(file_get_contents('php://input'));\n`,
+    levels: [1, 32, 256],
     upload: MIB,
-    expect: String(MIB),
+    minSeconds: 0,
+    warmupRequests: 2000,
+    synthetic: true,
+    site: script('post.php', `<?php\necho strlen(file_get_contents('php://input'));\n`, String(MIB)),
   },
+  ...APPS.map(
+    (app): Workload => ({
+      name: app.name,
+      title: app.title,
+      levels: app.levels,
+      upload: 0,
+      minSeconds: app.minSeconds,
+      warmupRequests: 100,
+      synthetic: false,
+      site: () => app.prepare(),
+    }),
+  ),
 ];
 
-/** `node-floor` is no contender but a yardstick: the least a front written in Node can cost (node-floor.ts). */
-const FRONT_NAMES = ['nginx', 'haproxy', 'fpm-bridge', 'node-floor'] as const;
+/**
+ * `node-floor` is no contender but a yardstick: the least a front written in Node can cost (node-floor.ts).
+ * `nginx-keepalive` is nginx with kept connections to php-fpm, which starve clients (see nginxConf).
+ * `fpm-bridge-base` is another build of fpm-bridge (--base DIR), for A/B comparisons of a change.
+ */
+const FRONT_NAMES = [
+  'nginx',
+  'haproxy',
+  'fpm-bridge',
+  'node-floor',
+  'nginx-keepalive',
+  'fpm-bridge-base',
+] as const;
 type FrontName = (typeof FRONT_NAMES)[number];
+const DEFAULT_FRONTS: readonly FrontName[] = ['nginx', 'haproxy', 'fpm-bridge', 'node-floor'];
 const OURS: FrontName = 'fpm-bridge';
-const PEERS: readonly FrontName[] = ['nginx', 'haproxy'];
-const TOOLS = ['nginx', 'haproxy', 'wrk'] as const;
+const TOOLS = ['nginx', 'haproxy', 'h2load'] as const;
 
-/** wrk's per-request timeout: a request slower than this is a socket error, not a latency sample. */
-const WRK_TIMEOUT = '10s';
+/** The issue's goal for real pages: serve's req/s at least this share of nginx's. */
+const APP_RPS_GOAL = 0.98;
+/**
+ * A front is fair when its slowest client got at least this share of its fastest client's rate. With a
+ * closed loop and a FIFO queue every client gets the same turn, give or take a request in a short run; a
+ * front that starves clients (nginx with kept connections) leaves some near zero.
+ */
+const FAIR = 0.5;
 
-// ---- the three fronts ----
+// ---- the fronts ----
 
 interface FrontSetup extends PeerSetup {
   /** fpm-bridge only: write a V8 CPU profile into this directory under this name. */
   cpuProf?: { dir: string; name: string };
+  /** fpm-bridge-base: the other build's directory (its cli.js). */
+  base?: string;
+  /** fpm-bridge and fpm-bridge-base: extra Node flags. */
+  nodeFlags: readonly string[];
 }
 
 interface RunningFront {
@@ -110,8 +185,11 @@ interface RunningFront {
 async function startFront(name: FrontName, s: FrontSetup): Promise<RunningFront> {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  if (name === 'nginx' || name === 'haproxy') {
-    const daemon = await startPeer(name, s, port);
+  if (name === 'nginx' || name === 'haproxy' || name === 'nginx-keepalive') {
+    const daemon =
+      name === 'nginx-keepalive'
+        ? await startPeer('nginx', { ...s, nginxKeepalive: s.workers }, port)
+        : await startPeer(name, s, port);
     return { url, pid: daemon.child.pid!, daemon };
   }
   let daemon: Daemon;
@@ -138,14 +216,26 @@ async function startFront(name: FrontName, s: FrontSetup): Promise<RunningFront>
       FPM_BRIDGE_MAX_CONNS: String(s.workers),
       // As with nginx and HAProxy; metrics stay at their default (on), like HAProxy's counters.
       FPM_BRIDGE_ACCESS_LOG: 'false',
+      ...(s.params === undefined ? {} : { FPM_BRIDGE_SET_PARAMS: JSON.stringify(s.params) }),
     });
     const prof =
       s.cpuProf === undefined
         ? []
         : ['--cpu-prof', `--cpu-prof-dir=${s.cpuProf.dir}`, `--cpu-prof-name=${s.cpuProf.name}`];
+    const cli = name === 'fpm-bridge-base' ? join(s.base!, 'cli.js') : CLI;
     daemon = spawnDaemon(
       process.execPath,
-      [...prof, CLI, 'serve', s.docroot, '--listen', `127.0.0.1:${port}`, '--fpm', `unix:${s.socket}`],
+      [
+        ...s.nodeFlags,
+        ...prof,
+        cli,
+        'serve',
+        s.docroot,
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--fpm',
+        `unix:${s.socket}`,
+      ],
       s.dir,
       env,
     );
@@ -159,115 +249,26 @@ async function startFront(name: FrontName, s: FrontSetup): Promise<RunningFront>
   return { url, pid: daemon.child.pid!, daemon };
 }
 
-/** One request through the front: null if it answers 200 with exactly the expected body, else what is wrong. */
-async function checkFront(front: RunningFront, w: Workload): Promise<string | null> {
-  try {
-    const res = await fetch(`${front.url}/${w.script}`, {
-      method: w.upload > 0 ? 'POST' : 'GET',
-      body: w.upload > 0 ? Buffer.alloc(w.upload, 'x') : null,
-      headers: { connection: 'close' },
-    });
-    const body = await res.text();
-    if (res.status !== 200) return `status ${res.status}: ${JSON.stringify(body.slice(0, 200))}`;
-    if (body.length !== w.expect.length) return `body of ${body.length} bytes, expected ${w.expect.length}`;
-    if (body !== w.expect) return `body ${JSON.stringify(body.slice(0, 40))} differs from the expected one`;
-    return null;
-  } catch (err) {
-    return `request failed: ${(err as Error).message}`;
-  }
-}
-
-// ---- wrk ----
-
-interface WrkResult {
-  /** 2xx/3xx responses per second. */
-  rps: number;
-  p50Ms: number;
-  p99Ms: number;
-  /** Non-2xx/3xx responses plus socket errors (connect, read, write, timeout). */
-  errors: number;
-  /** 2xx/3xx responses. */
-  ok: number;
-  /** What wrk printed, when it could not be parsed. */
-  problem: string | null;
-}
-
-/** wrk's time units (format_time in its units.c) in ms. */
-const UNIT_MS: Record<string, number> = { us: 1e-3, ms: 1, s: 1e3, m: 60e3, h: 3600e3 };
-
-function wrkTime(out: string, re: RegExp): number {
-  const m = re.exec(out);
-  return m === null ? Number.NaN : Number(m[1]) * UNIT_MS[m[2]!]!;
-}
-
-function parseWrk(out: string): WrkResult {
-  const total = /(\d+) requests in ([\d.]+)(us|ms|s|m|h),/.exec(out);
-  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
-  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
-  // wrk's request count includes every status.
-  const ok = Number(total?.[1] ?? Number.NaN) - non2xx;
-  const seconds = total === null ? Number.NaN : (Number(total[2]) * UNIT_MS[total[3]!]!) / 1000;
-  const socketErrors = socket === null ? 0 : socket.slice(1).reduce((n, x) => n + Number(x), 0);
-  const result = {
-    rps: ok / seconds,
-    p50Ms: wrkTime(out, /^\s+50%\s+([\d.]+)(us|ms|s|m|h)\s*$/m),
-    p99Ms: wrkTime(out, /^\s+99%\s+([\d.]+)(us|ms|s|m|h)\s*$/m),
-    errors: non2xx + socketErrors,
-    ok,
-    problem: null,
-  };
-  // With no response at all wrk still prints percentiles, all 0.
-  if (ok === 0) Object.assign(result, { p50Ms: Number.NaN, p99Ms: Number.NaN });
-  return Number.isFinite(result.rps) ? result : { ...result, problem: out.trim() };
-}
-
-/**
- * Closed-loop load: `connections` kept connections, each sending its next request as soon as the last
- * response is in. Latency percentiles come from `--latency` (wrk does not correct for coordinated
- * omission; with a closed loop and no target rate, that is the same for every front).
- */
-function runWrk(url: string, connections: number, threads: number, seconds: number, lua: string | null) {
-  const args = [
-    '-t',
-    String(Math.min(threads, connections)),
-    '-c',
-    String(connections),
-    '-d',
-    `${seconds}s`,
-    '--timeout',
-    WRK_TIMEOUT,
-    '--latency',
-    ...(lua === null ? [] : ['-s', lua]),
-    url,
-  ];
-  return new Promise<WrkResult>((resolve) => {
-    // A group of its own like the fronts, so the cleanup that stops them stops wrk alike.
-    const child = spawn(tool('wrk'), args, { detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-    live.add(child);
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    child.stderr.on('data', (d) => (out += d));
-    child.once('error', (err) => (out += err.message));
-    child.once('close', () => {
-      live.delete(child);
-      resolve(parseWrk(out));
-    });
+/** One request through the front: null if it answers 200 with the page, else what is wrong. */
+function checkFront(front: RunningFront, site: AppSite, upload: number): Promise<string | null> {
+  return new Promise((resolve) => {
+    const req = request(
+      `${front.url}${site.path}`,
+      { method: upload > 0 ? 'POST' : 'GET', headers: { host: site.host, connection: 'close' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const body = Buffer.concat(chunks).toString('latin1');
+          if (res.statusCode !== 200)
+            resolve(`status ${res.statusCode}: ${JSON.stringify(body.slice(0, 200))}`);
+          else resolve(site.check(body));
+        });
+      },
+    );
+    req.on('error', (err) => resolve(`request failed: ${err.message}`));
+    req.end(upload > 0 ? Buffer.alloc(upload, 'x') : undefined);
   });
-}
-
-/**
- * CPU time in µs of this process's children that have exited and been reaped (cutime + cstime in
- * /proc/self/stat, see proc(5)): sampled around a wrk run, the difference is wrk's own CPU time.
- */
-function reapedChildrenCpuMicros(): number {
-  try {
-    const stat = readFileSync('/proc/self/stat', 'utf8');
-    // Fields after "(comm) " start at field 3; cutime is field 16 and cstime field 17.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return ((Number(fields[13]) + Number(fields[14])) / 100) * 1e6;
-  } catch {
-    return Number.NaN;
-  }
 }
 
 // ---- one measurement ----
@@ -277,37 +278,30 @@ interface Run {
   workload: string;
   concurrency: number;
   round: number;
-  wrk: WrkResult;
+  load: LoadResult;
   /** Why the front was not measured (did not start, or answered wrongly), else null. */
   failure: string | null;
-  /** CPU time per 2xx response of the front's processes, and of php-fpm's master and workers, in µs. */
+  /** CPU time per 2xx/3xx response of the front's processes, and of php-fpm's master and workers, in µs. */
   frontUsPerReq: number;
   fpmUsPerReq: number;
-  /** Share of all CPUs busy with anything but the front, php-fpm, wrk and this script during the window. */
+  /** Share of all CPUs busy with anything but the front, php-fpm, the app's database, h2load and this script. */
   othersPct: number;
+  /** The 1-minute load average at the end of the run. */
+  loadavg: number;
 }
 
 interface Settings {
-  threads: number;
+  h2load: string;
   warmup: number;
-  warmupRequests: number;
   duration: number;
   fpmPid: number | null;
   cpuProf: string | undefined;
 }
 
-const NOT_RUN: WrkResult = {
-  rps: Number.NaN,
-  p50Ms: Number.NaN,
-  p99Ms: Number.NaN,
-  errors: 0,
-  ok: 0,
-  problem: null,
-};
-
 async function measure(
   front: FrontName,
   w: Workload,
+  site: AppSite,
   concurrency: number,
   round: number,
   setup: FrontSetup,
@@ -318,55 +312,53 @@ async function measure(
     workload: w.name,
     concurrency,
     round,
-    wrk: NOT_RUN,
+    load: NO_LOAD,
     failure: null,
     frontUsPerReq: Number.NaN,
     fpmUsPerReq: Number.NaN,
     othersPct: Number.NaN,
+    loadavg: Number.NaN,
   };
   const cpuProf =
     o.cpuProf === undefined
       ? undefined
-      : { dir: o.cpuProf, name: `${w.name}-c${concurrency}-r${round}.cpuprofile` };
+      : { dir: o.cpuProf, name: `${w.name}-c${concurrency}-r${round}-${front}.cpuprofile` };
   let running: RunningFront;
   try {
-    running = await startFront(front, { ...setup, cpuProf });
+    running = await startFront(front, { ...setup, docroot: site.docroot, params: site.params, cpuProf });
   } catch (err) {
     run.failure = `did not start: ${(err as Error).message}`;
     return run;
   }
   try {
-    run.failure = await checkFront(running, w);
+    run.failure = await checkFront(running, site, w.upload);
     if (run.failure !== null) return run;
-    const lua = w.upload > 0 ? join(setup.dir, `${w.name}.lua`) : null;
-    const url = `${running.url}/${w.script}`;
+    const load = (seconds: number) =>
+      runLoad({
+        h2load: o.h2load,
+        url: `${running.url}${site.path}`,
+        connections: concurrency,
+        seconds,
+        body: w.upload > 0 ? join(setup.dir, `${w.name}.body`) : null,
+        headers: [
+          `:authority: ${site.host}`,
+          ...(w.upload > 0 ? ['content-type: application/octet-stream'] : []),
+        ],
+        logFile: join(setup.dir, 'h2load.log'),
+      });
     // fpm-bridge runs on a JIT: until its hot functions are optimized it spends several times the CPU per
     // request it does later, and a slow front gets few requests per second of warm-up. So warm-up lasts until
     // a number of responses too (bounded: a front that stays slow is measured slow).
     let warmed = 0;
-    for (let i = 0; i < 5 && warmed < o.warmupRequests; i++) {
-      warmed += (await runWrk(url, concurrency, o.threads, o.warmup, lua)).ok || 0;
-    }
-    // fpmCpuMicros sums a process and its children: for a front that is nginx's master and worker too.
-    const before = {
-      front: fpmCpuMicros(running.pid),
-      fpm: fpmCpuMicros(o.fpmPid),
-      busy: machineBusyMicros(),
-      wrk: reapedChildrenCpuMicros(),
-      self: process.cpuUsage(),
-      at: performance.now(),
-    };
-    run.wrk = await runWrk(url, concurrency, o.threads, o.duration, lua);
-    const windowUs = (performance.now() - before.at) * 1000;
-    const frontUs = fpmCpuMicros(running.pid) - before.front;
-    const fpmUs = fpmCpuMicros(o.fpmPid) - before.fpm;
-    const wrkUs = reapedChildrenCpuMicros() - before.wrk;
-    const self = process.cpuUsage(before.self);
-    run.frontUsPerReq = frontUs / run.wrk.ok;
-    run.fpmUsPerReq = fpmUs / run.wrk.ok;
-    const othersUs = machineBusyMicros() - before.busy - frontUs - fpmUs - wrkUs - self.user - self.system;
-    run.othersPct = Math.max(0, (100 * othersUs) / (windowUs * cpus().length));
-    if (run.wrk.problem !== null) run.failure = `wrk output not understood: ${run.wrk.problem}`;
+    for (let i = 0; i < 5 && warmed < w.warmupRequests; i++) warmed += (await load(o.warmup)).ok;
+    const window = new LoadWindow([running.pid, o.fpmPid!, ...site.pids], cpus().length);
+    run.load = await load(Math.max(o.duration, w.minSeconds));
+    const used = window.end();
+    run.frontUsPerReq = used.treesUs[0]! / run.load.ok;
+    run.fpmUsPerReq = used.treesUs[1]! / run.load.ok;
+    run.othersPct = used.othersPct;
+    run.loadavg = used.loadavg;
+    if (run.load.problem !== null) run.failure = `h2load output not understood: ${run.load.problem}`;
   } finally {
     await stopDaemon(running.daemon);
   }
@@ -375,136 +367,169 @@ async function measure(
 
 // ---- report ----
 
-function fmt(n: number, digits: number): string {
-  return Number.isFinite(n) ? n.toFixed(digits) : '–';
-}
+type Groups = Map<string, Run[]>;
 
-/** Each configuration's median run by req/s (a whole run, so that a row's numbers belong together). */
-function medians(runs: readonly Run[]): Map<string, { median: Run; all: Run[] }> {
-  const groups = new Map<string, Run[]>();
+const key = (workload: string, c: number, front: string) => `${workload} ${c} ${front}`;
+
+function group(runs: readonly Run[]): Groups {
+  const out: Groups = new Map();
   for (const r of runs) {
-    const key = `${r.workload} ${r.concurrency} ${r.front}`;
-    groups.set(key, [...(groups.get(key) ?? []), r]);
-  }
-  const out = new Map<string, { median: Run; all: Run[] }>();
-  for (const [key, all] of groups) {
-    const sorted = [...all].sort((a, b) => (a.wrk.rps || 0) - (b.wrk.rps || 0));
-    out.set(key, { median: sorted[(sorted.length - 1) >> 1]!, all });
+    const k = key(r.workload, r.concurrency, r.front);
+    out.set(k, [...(out.get(k) ?? []), r]);
   }
   return out;
 }
 
-function table(
-  w: Workload,
-  rows: ReturnType<typeof medians>,
-  fronts: readonly FrontName[],
-  levels: number[],
-) {
-  const multi = [...rows.values()].some((r) => r.all.length > 1);
+const of = (runs: readonly Run[], pick: (r: Run) => number): Spread =>
+  spread(runs.filter((r) => r.failure === null).map(pick));
+
+/** The slowest client's rate over the fastest's. */
+const fairness = (r: Run) => r.load.clientMin / r.load.clientMax;
+
+function table(w: Workload, groups: Groups, fronts: readonly FrontName[], levels: readonly number[]): string {
   const lines = [
-    `| front | conc. | req/s${multi ? ' (median) | req/s all rounds' : ''} | p50 ms | p99 ms | errors | front CPU µs/req | php-fpm CPU µs/req | other load % |`,
-    `|---|---:|---:${multi ? '|---' : ''}|---:|---:|---:|---:|---:|---:|`,
+    '| front | conc. | req/s | p50 ms | p99 ms | slowest ÷ fastest client | errors | front CPU µs/req | php-fpm CPU µs/req | other load % | load avg |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|',
   ];
   for (const c of levels) {
     for (const f of fronts) {
-      const row = rows.get(`${w.name} ${c} ${f}`);
-      if (row === undefined) continue;
-      const r = row.median;
-      const all = row.all
-        .map((x) => x.wrk.rps)
-        .sort((a, b) => a - b)
-        .map((x) => fmt(x, 0))
-        .join(' / ');
-      const errors = row.all.reduce((n, x) => n + x.wrk.errors + (x.failure === null ? 0 : 1), 0);
-      const failures = row.all.filter((x) => x.failure !== null).map((x) => x.failure);
+      const runs = groups.get(key(w.name, c, f));
+      if (runs === undefined) continue;
+      const errors = runs.reduce((n, x) => n + x.load.errors + (x.failure === null ? 0 : 1), 0);
+      const failure = runs.map((x) => x.failure).find((x) => x !== null);
       lines.push(
-        `| ${f} | ${c} | ${fmt(r.wrk.rps, 0)}${multi ? ` | ${all}` : ''} | ${fmt(r.wrk.p50Ms, 2)} | ${fmt(r.wrk.p99Ms, 2)} | ${errors}${failures.length > 0 ? ` (${failures[0]!.split('\n')[0]})` : ''} | ${fmt(r.frontUsPerReq, 0)} | ${fmt(r.fpmUsPerReq, 0)} | ${fmt(r.othersPct, 0)} |`,
+        `| ${f} | ${c} | ${fmtSpread(
+          of(runs, (r) => r.load.rps),
+          0,
+        )} | ${fmt(of(runs, (r) => r.load.p50Ms).median, 2)} | ` +
+          `${fmtSpread(
+            of(runs, (r) => r.load.p99Ms),
+            2,
+          )} | ${fmt(of(runs, fairness).median, 2)} | ` +
+          `${errors}${failure === undefined || failure === null ? '' : ` (${failure.split('\n')[0]})`} | ` +
+          `${fmtSpread(
+            of(runs, (r) => r.frontUsPerReq),
+            0,
+          )} | ${fmt(of(runs, (r) => r.fpmUsPerReq).median, 0)} | ` +
+          `${fmtSpread(
+            of(runs, (r) => r.othersPct),
+            0,
+          )} | ${fmtSpread(
+            of(runs, (r) => r.loadavg),
+            1,
+          )} |`,
       );
     }
   }
   return lines.join('\n');
 }
 
-/**
- * The issue's goal per concurrency: fpm-bridge's req/s at least each peer's, and at concurrency 32 and 256
- * also a p99 below each peer's.
- */
-const pct = (x: number) => (Number.isFinite(x) ? `${Math.round(x * 100)} %` : 'n/a');
+/** `pick(ours) ÷ pick(theirs)` per round, over the rounds where both were measured. */
+function ratios(groups: Groups, w: string, c: number, theirs: FrontName, pick: (r: Run) => number): Spread {
+  const a = groups.get(key(w, c, OURS)) ?? [];
+  const b = groups.get(key(w, c, theirs)) ?? [];
+  const values = a.flatMap((x) => {
+    const y = b.find((r) => r.round === x.round && r.failure === null);
+    return x.failure === null && y !== undefined ? [pick(x) / pick(y)] : [];
+  });
+  return spread(values);
+}
 
-function goalLine(w: Workload, c: number, rows: ReturnType<typeof medians>): string {
-  const ours = rows.get(`${w.name} ${c} ${OURS}`)?.median;
-  const peers = PEERS.map((p) => rows.get(`${w.name} ${c} ${p}`)?.median).filter((r) => r !== undefined);
-  if (ours === undefined || peers.length === 0) return `- c=${c}: not enough fronts measured.`;
-  const rpsMet = peers.every((p) => !(ours.wrk.rps < p.wrk.rps)) && Number.isFinite(ours.wrk.rps);
-  const p99Counts = c >= 32;
-  const p99Met = peers.every((p) => !(ours.wrk.p99Ms >= p.wrk.p99Ms)) && Number.isFinite(ours.wrk.p99Ms);
-  const vs = (pick: (r: Run) => number, digits: number) =>
-    peers.map((p) => `${p.front} ${fmt(pick(p), digits)}`).join(', ');
-  const met = rpsMet && (!p99Counts || p99Met);
-  const best = Math.max(...peers.map((p) => p.wrk.rps));
-  const floor = rows.get(`${w.name} ${c} node-floor`)?.median;
-  return (
-    `- c=${c}: req/s ${OURS} ${fmt(ours.wrk.rps, 0)} vs ${vs((r) => r.wrk.rps, 0)} — ≥ both ${rpsMet ? 'yes' : '**no**'}; ` +
-    `p99 ${fmt(ours.wrk.p99Ms, 2)} ms vs ${vs((r) => r.wrk.p99Ms, 2)} — lower than both ${p99Met ? 'yes' : 'no'}` +
-    `${p99Counts ? '' : ' (not part of the goal at c=1)'}. Goal **${met ? 'met' : 'not met'}**.` +
-    (floor === undefined
-      ? ''
-      : ` ${OURS} ${pct(ours.wrk.rps / best)} of the best peer's req/s; node-floor ${pct(floor.wrk.rps / best)}.`)
-  );
+/**
+ * fpm-bridge against each other front at one concurrency, as per-round ratios, and the issue's goals where
+ * they apply: on a real page req/s ≥ 0.98× nginx's with a p99 no worse and every client served fairly; on
+ * hello world at 32 connections a p99 no worse than nginx's.
+ */
+function ratioLines(w: Workload, c: number, groups: Groups, fronts: readonly FrontName[]): string[] {
+  const ours = groups.get(key(w.name, c, OURS));
+  if (ours === undefined) return [];
+  const out: string[] = [];
+  for (const f of fronts) {
+    if (f === OURS || !groups.has(key(w.name, c, f))) continue;
+    const rps = ratios(groups, w.name, c, f, (r) => r.load.rps);
+    const p99 = ratios(groups, w.name, c, f, (r) => r.load.p99Ms);
+    const cpu = ratios(groups, w.name, c, f, (r) => r.frontUsPerReq);
+    let goal = '';
+    if (f === 'nginx' && !w.synthetic) {
+      const fair = of(ours, fairness).min >= FAIR;
+      const met = rps.median >= APP_RPS_GOAL && p99.median <= 1 && fair;
+      goal =
+        ` Goal (req/s ≥ ${APP_RPS_GOAL}× nginx's, p99 no worse, slowest client ≥ ${FAIR} of the fastest in every run):` +
+        ` **${met ? 'met' : 'not met'}**.`;
+    } else if (f === 'nginx' && w.name === 'hello' && c === 32) {
+      goal = ` Goal (p99 ≤ nginx's): **${p99.median <= 1 ? 'met' : 'not met'}**.`;
+    }
+    out.push(
+      `- c=${c}, ${OURS} ÷ ${f}: req/s ${fmtSpread(rps, 2, '×')}, p99 ${fmtSpread(p99, 2, '×')}, ` +
+        `front CPU per request ${fmtSpread(cpu, 2, '×')}.${goal}`,
+    );
+  }
+  return out;
+}
+
+/** Every run, for the record: what each measured and how loaded the machine was meanwhile. */
+function runLog(runs: readonly Run[]): string {
+  const lines = [
+    '| round | workload | conc. | front | req/s | p99 ms | slowest ÷ fastest client | front CPU µs/req | other load % | load avg |',
+    '|---:|---|---:|---|---:|---:|---:|---:|---:|---:|',
+  ];
+  for (const r of runs) {
+    lines.push(
+      `| ${r.round} | ${r.workload} | ${r.concurrency} | ${r.front} | ${fmt(r.load.rps, 0)} | ${fmt(r.load.p99Ms, 2)} | ` +
+        `${fmt(fairness(r), 2)} | ${fmt(r.frontUsPerReq, 0)} | ${fmt(r.othersPct, 0)} | ${fmt(r.loadavg, 1)} |` +
+        (r.failure === null ? '' : ` ${r.failure.split('\n')[0]}`),
+    );
+  }
+  return lines.join('\n');
 }
 
 /**
  * What the numbers mean, from profiling done when this bench was written (2-CPU VM shared with other work,
- * Node 20: /proc CPU times, \`--cpu-prof\`, perf, strace). Kept in the report so it travels with the tables;
+ * Node 20: /proc CPU times, `--cpu-prof`, perf, strace). Kept in the report so it travels with the tables;
  * rerun the profiles when the server or the FastCGI core changes.
  */
-const READING = `- **On 2 CPUs shared by the front, php-fpm and wrk, req/s follows the CPU time per request** (the two CPU
-  columns): each front's req/s is close to the machine's free CPU divided by front + php-fpm CPU per request.
-  The machine's own speed drifts: php-fpm's CPU per identical request moves by ±20 % between runs minutes
-  apart, so single differences under about 15 % are not findings; the fronts run interleaved for that reason.
-- **The Node floor.** \`node-floor\` does nothing a real front must (no validation, routing, limits,
-  timeouts or metrics), and still stays behind nginx or HAProxy in most rows: a process running Node spends
-  about 35 µs of user time per hello request on the event loop, V8 and its socket wrappers before any work
-  of its own, where nginx spends about 10 and HAProxy about 15 (alternating runs on one php-fpm, medians of
-  3: user µs per request nginx 9–11, HAProxy 13–18, node-floor 34–49, \`serve\` 32–60; system time is the same
-  25–33 µs for all). On this machine the goal (≥ both peers in req/s, with a lower p99) is therefore out of
-  reach for any front written in Node, not only for this one: \`serve\` reaches the floor on hello world at
-  32 connections (and there passes both peers in req/s), 97 % of it at 1 connection and 80 % at 256, and
-  65–80 % of it with 100 KiB responses and 1 MiB uploads (in the 100 KiB row at 256 connections the floor
-  itself falls behind: it collects bodies without backpressure).
-- **What was cut (2026-12-01)**: \`serve\` runs on its own HTTP/1.1 server (\`server/http1/\`) instead of
-  \`node:http\` (request and response streams, header objects and per-request timers): measured by
-  alternating the two builds on one php-fpm, front CPU per hello request −21 % at 32 connections and −35 % at
-  256 (req/s +18 % and +37 %), −32 % per 100 KiB response, −15 % per 1 MiB upload. With requests waiting for
-  php-fpm, a new request is handled after the events already in (php-fpm's answers first, each handing a
-  worker its next request at once): +7–12 % req/s at 32 and 256 connections. A streamed response not
-  finished when its headers are in waits until the end of the event-loop turn, so a body whose last reads
-  are already in (a 100 KiB body comes in two) still leaves in one write: −27 % front CPU per 100 KiB
-  response, +29 % req/s.
-- **Earlier cuts (2026-11-30)**: a response PHP finished before its headers were handed out leaves in one
-  write with a Content-Length; larger bodies go through a small pump instead of \`stream.pipeline()\`;
-  request bodies go to php-fpm as one corked writev per chunk; the router remembers what a docroot path is for
-  \`fileCacheTtl\` (as nginx's \`open_file_cache\`); the bundles are built without esbuild's \`keepNames\`;
-  php-fpm's answers are read through \`onread\` into the connection's own buffer. Hello c=32 went from about
-  4,000 to about 7,200 req/s over those, before the HTTP server.
-- **nginx's p99 of seconds at concurrency 32 and 256** is php-fpm's listen backlog, not nginx's CPU: nginx
-  has no upstream queue, so with more requests in flight than workers it opens one connection per request, and
-  those beyond the kept ones (one per worker) wait in php-fpm's backlog while every worker stays with a kept
-  connection, until one of those closes (every 1000 requests, \`keepalive_requests\`). HAProxy (\`maxconn\` on the
-  server) and fpm-bridge (\`maxConns\` + FIFO) queue in the front instead, so a request waits its turn rather
-  than a kept connection's lifetime: their p99 stays in tens of milliseconds where nginx's is seconds.
-- **What is left**: a response that spans event-loop turns still streams in pieces (a write per read and
-  a chunked terminator), and on this VM each write that wakes the client is costly; larger read buffers, a
-  larger body stream high-water mark and uncorking on setImmediate instead of nextTick were each tried
-  without a clear gain.
-- **The 1 MiB POST reads the body whole first (2026-12-07)**, as nginx does and HAProxy does not: a worker is
-  taken only once the body is in (\`requestBuffering\`, so slow uploads cannot pin every worker). Alternating
-  the two builds, 5 runs each on a machine loaded 8–11 by other work (medians, min–max): req/s 313 [277–498]
-  streamed against 308 [216–457] read whole at c=1, 293 [201–317] against 269 [205–402] at c=32, 263
-  [126–460] against 286 [134–388] at c=256; front CPU per upload 1488 against 1487 µs at c=32 — level within
-  the noise. That holds because the body is kept as the socket's reads came and written to php-fpm from them:
-  joined into one Buffer first, the copy and a second megabyte per request doubled the garbage collections
-  and cost 50 % more front CPU at c=32.`;
+const READING = `- **On 2 CPUs shared by the front, php-fpm and the load generator, req/s follows the CPU time per
+  request** (the two CPU columns): each front's req/s is close to the machine's free CPU divided by front +
+  php-fpm CPU per request. The machine's own speed drifts and other work comes and goes, hence the
+  alternating rounds, the ratios taken within a round and the load recorded with every run.
+- **The Node floor.** \`node-floor\` does nothing a real front must and still stays behind nginx or HAProxy
+  on hello world: a process running Node spends about 35 µs of user time per request on the event loop, V8
+  and its socket wrappers before any work of its own, where nginx spends about 10 and HAProxy about 15
+  (alternating runs on one php-fpm, 2026-12-01, medians of 3: user µs per request nginx 9–11, HAProxy 13–18,
+  node-floor 34–49, \`serve\` 32–60; system time the same 25–33 µs for all). Where the workload is tiny, a
+  front in Node can at best tie with nginx's req/s; on a real page PHP's own CPU per request dwarfs that
+  difference, which is why the goal on req/s is set there.
+- **Why nginx opens a connection to php-fpm per request**: with \`keepalive\` to php-fpm, each kept connection
+  holds a worker, and the requests beyond them wait in php-fpm's listen backlog until a kept connection closes
+  (every \`keepalive_requests\`): some clients are served, others starve for seconds (\`--fronts nginx-keepalive\`
+  shows it in the "slowest ÷ fastest client" column). HAProxy (\`maxconn\` on the server) and \`serve\`
+  (\`maxConns\` + a FIFO) queue in the front instead.
+- **Why \`serve\` is behind nginx on WordPress's front page** (2026-12-07, 3 alternating rounds at 8 connections on
+  a machine loaded 8–13 by other work: req/s 0.63× [0.63–0.91], p99 1.96× [1.53–2.61], front CPU per page 3.97×
+  [3.70–4.56], 1.8–2.2 ms against nginx's 0.5): WordPress renders for tens of milliseconds and its 51 KB page
+  reaches \`serve\` in PHP's output-buffer pieces as it goes, and \`serve\` passes each piece on when it comes
+  (strace, per page, the client's request and the FastCGI request included: 5.5 reads, 4.5 writev and 2.5
+  write calls); on this VM a write that wakes the client is costly: writev was 17 % of \`serve\`'s CPU in a
+  V8 profile. At 11–26 pages a second the JavaScript also runs mostly in V8's baseline tiers (perf: inline
+  caches and baseline builtins on top); a 60 s warm-up instead of 3 s took the CPU per page from 2.5 to 1.9 ms.
+  nginx, with \`fastcgi_buffering\` on (its default), reads the response into its buffers rather than passing
+  each piece on as received. What would close the gap: fewer, larger writes for a response PHP is still
+  producing, weighed against holding bytes back from the client; not done yet.
+- **What makes \`serve\`'s p99 longer than nginx's at equal req/s: young-generation garbage collection**
+  (2026-12-07; \`serve\` alone, hello world, 32 connections, 8 workers, h2load's per-request log set against
+  the collector's events from \`perf_hooks\`, 6 runs of 8 s on a machine loaded 6–9 by other work). A scavenge
+  came every ~1,000 requests and stopped the event loop for 5–13 ms (median per run) on this busy machine;
+  in 5 of the 6 runs 32–62 % of the requests in the slowest 1 % overlapped one, against 3–6 % of all
+  requests (in the sixth, at 2,300 req/s, the machine's own stalls made the tail); the event loop's delay
+  p99 was 6–23 ms. A sampling heap profile counts about 11.6 KB allocated per hello request: the
+  request handler's async frames and promises 1.6 KB, parsing the head 1.2 KB, the FastCGI params 0.8 KB,
+  the CGI response 0.7 KB, the response head 0.5 KB, socket timeouts set twice per request 0.4 KB. nginx has
+  no collector: its tail is php-fpm's scheduling alone. Tried (alternating runs, 3 of each): V8's
+  \`--single-threaded-gc\` (longer pauses, fewer req/s), \`--max-semi-space-size=32\` (half the scavenges, each
+  twice as long: p99 no better), \`--max-semi-space-size=4\` (pauses of 0.6–0.7 ms median, three times as many,
+  no full collections; p99 20.2 against 23.1 ms and 46.6 against 109.2 ms in two pairs, req/s lower in one):
+  a lead for a quiet machine, not a result. Allocating less per request is the cut that would help; not
+  done yet.`;
 
 // ---- setup ----
 
@@ -513,7 +538,7 @@ function tool(name: (typeof TOOLS)[number]): string {
   return toolPaths.get(name)!;
 }
 
-/** First line a tool prints for its version flag (nginx and wrk print it on stderr; wrk exits 1). */
+/** First line a tool prints for its version flag (nginx prints it on stderr). */
 function version(command: string, flag: string): string {
   const r = spawnSync(command, [flag], { encoding: 'utf8' });
   return `${r.stdout}${r.stderr}`.trim().split('\n')[0]!.trim();
@@ -522,7 +547,7 @@ function version(command: string, flag: string): string {
 function durationSeconds(name: string, value: string): number {
   const m = /^(\d+)s?$/.exec(value);
   if (m === null || Number(m[1]) < 1) {
-    throw new Error(`invalid --${name} "${value}" — expected whole seconds, e.g. 10s (wrk's resolution)`);
+    throw new Error(`invalid --${name} "${value}" — expected whole seconds, e.g. 10s`);
   }
   return Number(m[1]);
 }
@@ -531,16 +556,18 @@ async function main(): Promise<void> {
   const started = Date.now();
   const { values } = parseArgs({
     options: {
-      duration: { type: 'string', default: '10s' },
+      duration: { type: 'string', default: '6s' },
       warmup: { type: 'string', default: '2s' },
-      /** Warm-up goes on (in --warmup steps, 5 at most) until the front has answered this many requests. */
-      'warmup-requests': { type: 'string', default: '5000' },
       workers: { type: 'string', default: '8' },
-      threads: { type: 'string', default: '1' },
-      rounds: { type: 'string', default: '1' },
-      concurrency: { type: 'string', default: '1,32,256' },
+      rounds: { type: 'string', default: '5' },
+      /** Concurrency levels for every workload, instead of each workload's own. */
+      concurrency: { type: 'string' },
       workloads: { type: 'string', default: WORKLOADS.map((w) => w.name).join(',') },
-      fronts: { type: 'string', default: FRONT_NAMES.join(',') },
+      fronts: { type: 'string', default: DEFAULT_FRONTS.join(',') },
+      /** The directory of another build (its cli.js) measured as front fpm-bridge-base. */
+      base: { type: 'string' },
+      /** Extra Node flags for fpm-bridge and fpm-bridge-base, space-separated. */
+      'node-flags': { type: 'string', default: '' },
       /** Write a V8 CPU profile of fpm-bridge per measurement into this directory (node --cpu-prof). */
       'cpu-prof': { type: 'string' },
       'no-write': { type: 'boolean', default: false },
@@ -552,7 +579,10 @@ async function main(): Promise<void> {
     return path === null;
   });
   if (missing.length > 0) {
-    console.error(`missing ${missing.join(', ')} — install with:\n  apt-get install -y nginx haproxy wrk`);
+    const packages = missing.map((t) => (t === 'h2load' ? 'nghttp2-client' : t));
+    console.error(
+      `missing ${missing.join(', ')} — install with:\n  apt-get install -y ${packages.join(' ')}`,
+    );
     process.exit(1);
   }
   try {
@@ -564,38 +594,38 @@ async function main(): Promise<void> {
   const duration = durationSeconds('duration', values.duration);
   const warmup = durationSeconds('warmup', values.warmup);
   const workers = Number(values.workers);
-  const threads = Number(values.threads);
   const rounds = Number(values.rounds);
-  const levels = list(values.concurrency).map(Number);
   const fronts = list(values.fronts).map((name) => {
     if (!(FRONT_NAMES as readonly string[]).includes(name))
       throw new Error(`unknown front "${name}" — expected ${FRONT_NAMES.join(', ')}`);
     return name as FrontName;
   });
+  if (fronts.includes('fpm-bridge-base') && values.base === undefined)
+    throw new Error('front fpm-bridge-base needs --base DIR: the directory of the other build (its cli.js)');
   const workloads = list(values.workloads).map((name) => {
     const w = WORKLOADS.find((x) => x.name === name);
     if (w === undefined)
       throw new Error(`unknown workload "${name}" — expected ${WORKLOADS.map((x) => x.name).join(', ')}`);
     return w;
   });
+  const levelsOf = (w: Workload) =>
+    values.concurrency === undefined ? w.levels : list(values.concurrency).map(Number);
+  const frontsOf = (w: Workload) => fronts.filter((f) => w.synthetic || f !== 'node-floor');
 
   const dir = mkdtempSync(join(tmpdir(), 'fpm-bridge-bench-fronts-'));
   const docroot = join(dir, 'public');
   mkdirSync(docroot);
-  for (const w of WORKLOADS) {
-    writeFileSync(join(docroot, w.script), w.php);
-    if (w.upload > 0) {
-      // wrk adds Content-Length itself for a body set in its script.
-      writeFileSync(
-        join(dir, `${w.name}.lua`),
-        `wrk.method = "POST"\nwrk.body = string.rep("x", ${w.upload})\nwrk.headers["Content-Type"] = "application/octet-stream"\n`,
-      );
-    }
+  for (const w of workloads) {
+    // h2load sends a file's bytes as each request's body, with its Content-Length.
+    if (w.upload > 0) writeFileSync(join(dir, `${w.name}.body`), Buffer.alloc(w.upload, 'x'));
   }
   const { fpm, log: fpmLog } = benchFpm(workers);
+  const sites = new Map<string, AppSite>();
+  const skipped: string[] = [];
   // Ctrl-C or kill: stop every process started here, php-fpm too (its supervisor kills it on exit).
   const onSignal = (signal: NodeJS.Signals) => {
     for (const child of live) killGroup(child, 'SIGTERM');
+    for (const site of sites.values()) site.stop();
     rmSync(dir, { recursive: true, force: true });
     console.error(`\n${signal}: stopped`);
     process.exit(130);
@@ -603,9 +633,8 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   const settings: Settings = {
-    threads,
+    h2load: tool('h2load'),
     warmup,
-    warmupRequests: Number(values['warmup-requests']),
     duration,
     fpmPid: null,
     cpuProf: values['cpu-prof'],
@@ -613,22 +642,42 @@ async function main(): Promise<void> {
   const runs: Run[] = [];
   const loadBefore = loadavg().map((x) => x.toFixed(2));
   try {
+    for (const w of workloads) {
+      const site = w.site(docroot);
+      if (typeof site === 'string') {
+        skipped.push(`- ${w.title}: not measured — ${site}.`);
+        console.log(`skipping ${w.name}: ${site}`);
+      } else {
+        sites.set(w.name, site);
+      }
+    }
     await fpm.start();
     settings.fpmPid = fpm.pid;
-    const setup: FrontSetup = { dir, docroot, socket: fpm.socket, workers };
+    const setup: FrontSetup = {
+      dir,
+      docroot,
+      socket: fpm.socket,
+      workers,
+      base: values.base,
+      nodeFlags: values['node-flags'].split(' ').filter(Boolean),
+    };
     let step = 0;
     for (let round = 1; round <= rounds; round++) {
       for (const w of workloads) {
-        for (const c of levels) {
-          const order = fronts.map((_, i) => fronts[(i + step) % fronts.length]!);
+        const site = sites.get(w.name);
+        if (site === undefined) continue;
+        const these = frontsOf(w);
+        for (const c of levelsOf(w)) {
+          const order = these.map((_, i) => these[(i + step) % these.length]!);
           step++;
           for (const f of order) {
-            const r = await measure(f, w, c, round, setup, settings);
+            const r = await measure(f, w, site, c, round, setup, settings);
             runs.push(r);
             console.log(
-              `round ${round}  ${w.name.padEnd(8)} c=${String(c).padEnd(3)} ${f.padEnd(10)} ` +
-                `${fmt(r.wrk.rps, 0).padStart(6)} req/s  p50 ${fmt(r.wrk.p50Ms, 2)} ms  p99 ${fmt(r.wrk.p99Ms, 2)} ms  ` +
-                `errors ${r.wrk.errors}  other load ${fmt(r.othersPct, 0)}%` +
+              `round ${round}  ${w.name.padEnd(9)} c=${String(c).padEnd(3)} ${f.padEnd(15)} ` +
+                `${fmt(r.load.rps, 0).padStart(6)} req/s  p50 ${fmt(r.load.p50Ms, 2)} ms  p99 ${fmt(r.load.p99Ms, 2)} ms  ` +
+                `clients ${fmt(fairness(r), 2)}  front ${fmt(r.frontUsPerReq, 0)} µs/req  errors ${r.load.errors}  ` +
+                `other load ${fmt(r.othersPct, 0)}%  loadavg ${fmt(r.loadavg, 1)}` +
                 (r.failure === null ? '' : `\n  FAILED: ${r.failure}`),
             );
           }
@@ -638,31 +687,32 @@ async function main(): Promise<void> {
   } finally {
     for (const child of live) killGroup(child, 'SIGTERM');
     await fpm.stop();
+    for (const site of sites.values()) site.stop();
     rmSync(dir, { recursive: true, force: true });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
   const loadAfter = loadavg().map((x) => x.toFixed(2));
 
-  const rows = medians(runs);
-  const sections = workloads.map(
-    (w) =>
-      `#### ${w.title}\n\n${table(w, rows, fronts, levels)}\n\n${levels.map((c) => goalLine(w, c, rows)).join('\n')}`,
-  );
+  const groups = group(runs);
+  const sections = workloads
+    .filter((w) => sites.has(w.name))
+    .map((w) => {
+      const ratioText = levelsOf(w)
+        .flatMap((c) => ratioLines(w, c, groups, frontsOf(w)))
+        .join('\n');
+      return `#### ${w.title}\n\n${table(w, groups, frontsOf(w), levelsOf(w))}\n\n${ratioText}`;
+    });
   const args = process.argv.slice(2);
   const command = `npm run bench:fronts${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`;
   const php = phpFpmVersion();
   const nproc = cpus().length;
   const warnings = fpmLog.filter((l) => /WARNING|ERROR/.test(l));
-  const others = runs
-    .map((r) => r.othersPct)
-    .filter(Number.isFinite)
-    .sort((a, b) => a - b);
-  const medianOthers = others[(others.length - 1) >> 1] ?? Number.NaN;
+  const others = spread(runs.map((r) => r.othersPct));
   const busyNote =
-    medianOthers > 20
-      ? `**Provisional: other processes kept ${fmt(others[0]!, 0)}–${fmt(others.at(-1)!, 0)} % of the CPUs busy during ` +
-        `these runs (median ${fmt(medianOthers, 0)} %), so every front got an unknown, varying share of the machine. ` +
+    others.median > 20
+      ? `**Provisional: other processes kept ${fmt(others.min, 0)}–${fmt(others.max, 0)} % of the CPUs busy during ` +
+        `these runs (median ${fmt(others.median, 0)} %), so every front got an unknown, varying share of the machine. ` +
         'Rerun on a quiet machine before drawing conclusions.**\n\n'
       : '';
   const report = `## HTTP fronts: \`fpm-bridge serve\` vs nginx and HAProxy
@@ -670,42 +720,58 @@ async function main(): Promise<void> {
 Generated by \`bench/fronts.ts\` on ${new Date().toISOString()} (took ${((Date.now() - started) / 60_000).toFixed(1)} min).
 
 - Command: \`${command}\` (the npm script builds \`dist/\`, then runs \`node --import tsx bench/fronts.ts\`)
-- Machine: ${nproc} CPUs (${cpus()[0]?.model ?? 'unknown'}) **shared by the front, php-fpm and wrk**; load average
+- Machine: ${nproc} CPUs (${cpus()[0]?.model ?? 'unknown'}) **shared by the front, php-fpm and h2load**; load average
   (1/5/15 min) ${loadBefore.join(' / ')} before, ${loadAfter.join(' / ')} after. Node ${process.version}, ${php},
-  ${version(tool('nginx'), '-v')}, ${version(tool('haproxy'), '-v')}, ${version(tool('wrk'), '-v')}.
-- php-fpm: one pool for every front, \`pm = static\` with ${workers} workers, Unix socket, Debian's php.ini, started by
-  \`PhpFpmSupervisor\`. Scripts: \`echo '${HELLO}'\`; \`echo str_repeat('x', 102400)\`;
-  \`echo strlen(file_get_contents('php://input'))\` for the POST.
-- Fronts, each with the same CPU budget of one event loop (no CPU pinning): **nginx** \`worker_processes 1\`,
-  \`upstream { keepalive ${workers}; }\` + \`fastcgi_keep_conn on\`, \`fastcgi_buffers 16 16k\`, request bodies buffered in
-  memory (\`client_body_buffer_size 2m\`); **HAProxy** \`nbthread 1\`, \`fcgi-app\` (docroot, index, path-info,
-  \`option keep-conn\`), \`http-reuse always\`, \`server unix@… proto fcgi maxconn ${workers}\`; **fpm-bridge**
-  \`node dist/cli.js serve DOCROOT --fpm unix:…\` (one process) with \`maxConns ${workers}\`, other settings at their
-  defaults (metrics on, file checks on). No access log on any front. The generated configs are in
-  \`bench/fronts.ts\` (\`nginxConf\`, \`haproxyConf\`). **node-floor** is a yardstick, not a contender
-  ([\`bench/node-floor.ts\`](node-floor.ts)): the least an HTTP front in Node can do — \`node:net\`, the head found
-  with string searches and not validated, the script path taken from the URL, 15 params, bodies collected and
-  responses sent whole, over fpm-bridge's FastCGI pool; no routing, limits, timeouts, logs or metrics. No
-  front written in Node can cost less per request.
-- Load: wrk, ${threads} thread(s), *conc.* kept connections, closed loop (each connection sends its next
-  request when the last response is in), \`--timeout ${WRK_TIMEOUT}\`; the POST body is set in a wrk Lua script.
-  Per measurement: the front is started, answers one request of the workload correctly (status 200, the exact
-  body) or is not measured; warm-up load in steps of ${warmup} s until it has answered
-  ${settings.warmupRequests} requests (5 steps at most; fpm-bridge's JIT needs that many to settle), then ${duration} s measured, then the front is stopped.
-  ${rounds} round(s); fronts interleaved per workload and concurrency, their order rotating.${rounds > 1 ? ' Each row is the median run by req/s.' : ''}
-- Columns: req/s counts 2xx/3xx responses; p50/p99 are wrk's (\`--latency\`); errors are non-2xx/3xx responses
-  plus socket errors (connect, read, write, timeout). "front CPU" and "php-fpm CPU" are user+system time
-  per response from /proc (10 ms ticks); "other load" is the share of the ${nproc} CPUs busy with anything but the
-  front, php-fpm and wrk during the window — **with other load high, the numbers say little**.
+  ${version(tool('nginx'), '-v')}, ${version(tool('haproxy'), '-v')}, ${version(tool('h2load'), '--version')}.
+- php-fpm: one pool for every front and workload, \`pm = static\` with ${workers} workers, Unix socket, Debian's
+  php.ini (opcache on), started by \`PhpFpmSupervisor\`. Scripts: \`echo '${HELLO}'\`; \`echo str_repeat('x', 102400)\`;
+  \`echo strlen(file_get_contents('php://input'))\` for the POST; the apps as \`bench/apps.ts\` prepares them
+  (WordPress: \`scripts/apps/setup.sh\` with an instance of its own — MariaDB on a Unix socket, a fresh database,
+  installed with the address http://wp.bench, WP-Cron off — and every request sent with \`Host: wp.bench\`).
+- Fronts, each with the same CPU budget of one event loop (no CPU pinning), and each in its best configuration
+  that serves every client: **nginx** \`worker_processes 1\`, \`try_files $uri $uri/ /index.php\`, a connection to
+  php-fpm per request (php-fpm's workers take them from its listen backlog in turn: kept connections would starve
+  clients, see \`nginxConf\`), \`fastcgi_buffers 16 16k\`, request bodies buffered in memory
+  (\`client_body_buffer_size 2m\`); **HAProxy** \`nbthread 1\`, \`fcgi-app\` (docroot, index, path-info,
+  \`option keep-conn\`), \`http-reuse always\`, \`server unix@… proto fcgi maxconn ${workers}\` (the rest queue in
+  HAProxy); **fpm-bridge** \`node dist/cli.js serve DOCROOT --fpm unix:…\` (one process) with \`maxConns ${workers}\`
+  (the rest queue in fpm-bridge), other settings at their defaults (metrics on, file checks on). An app's
+  settings go to php-fpm as FastCGI params from every front (\`fastcgi_param\`, \`set-param\`, \`setParams\`). No
+  access log on any front. The generated configs are in \`bench/peers.ts\`. **node-floor** is a yardstick, not a
+  contender ([\`bench/node-floor.ts\`](node-floor.ts)): the least an HTTP front in Node can do — \`node:net\`, the
+  head found with string searches and not validated, the script path taken from the URL, 15 params, bodies
+  collected and responses sent whole, over fpm-bridge's FastCGI pool; no routing (so no apps), limits, timeouts,
+  logs or metrics. No front written in Node can cost less per request.
+- Load: h2load \`--h1\`, one thread, *conc.* kept connections, closed loop (each connection sends its next request
+  when the last response is in); the POST body from a file. Per run: the front is started, answers one request
+  of the workload correctly (status 200, the exact body; for an app, its page) or is not measured; warm-up load
+  in steps of ${warmup} s until it has answered a number of requests (5000 for hello and 100 KiB, 2000 for the POST,
+  100 for an app; 5 steps at most; fpm-bridge's JIT needs that many to settle), then ${duration} s measured (20 s for
+  an app), then the front is stopped.
+- **${rounds} rounds**, alternating: round 1 of every workload, concurrency and front, then round 2…, the fronts'
+  order rotating each step. Each cell is the **median [min–max] over the rounds**; each ratio is taken between
+  the runs of one round and summarised the same way.
+- Columns: req/s counts 2xx/3xx responses; p50/p99 from h2load's per-request log; "slowest ÷ fastest client" is
+  h2load's lowest per-client rate over its highest (1 = every client served alike, near 0 = some starved);
+  errors are other statuses and failed requests, summed over the rounds. "front CPU" and "php-fpm CPU" are
+  user+system time per response from /proc (10 ms ticks); "other load" is the share of the ${nproc} CPUs busy with
+  anything but the front, php-fpm, the app's database server, h2load and the bench script during the run (/proc/stat less the measured
+  processes' own /proc/PID/stat), "load avg" the 1-minute load average at the run's end — **with other load
+  high, the numbers say little**. Every run is listed at the end.
 
 ${busyNote}### Results
 
 ${sections.join('\n\n')}
-
+${skipped.length > 0 ? `\n${skipped.join('\n')}\n` : ''}
 ### Reading
 
 ${READING}
-${warnings.length > 0 ? `\nphp-fpm logged ${warnings.length} warnings/errors during the runs; the first: \`${warnings[0]}\`\n` : ''}`;
+${warnings.length > 0 ? `\nphp-fpm logged ${warnings.length} warnings/errors during the runs; the first: \`${warnings[0]}\`\n` : ''}
+<details><summary>Every run (${runs.length})</summary>
+
+${runLog(runs)}
+
+</details>`;
 
   console.log(`\n${sections.join('\n\n')}`);
   if (!values['no-write']) {

@@ -119,18 +119,44 @@ export interface PeerSetup {
   docroot: string;
   /** php-fpm's Unix socket. */
   socket: string;
-  /** php-fpm's worker count: the kept connections and the requests in flight the front allows. */
+  /** php-fpm's worker count: the requests in flight the front allows. */
   workers: number;
+  /** FastCGI params every request carries besides the CGI ones: an app's settings (WordPress's WORDPRESS_CONFIG). */
+  params?: Readonly<Record<string, string>>;
+  /**
+   * nginx's idle kept connections to php-fpm (`upstream { keepalive N; }` and `fastcgi_keep_conn on`); 0, the
+   * default, for a connection per request. See {@link nginxConf} for why kept ones starve clients.
+   */
+  nginxKeepalive?: number;
+}
+
+/** `fastcgi_param NAME VALUE;` / `set-param NAME VALUE` lines for {@link PeerSetup.params}. */
+function paramLines(s: PeerSetup, line: (name: string, value: string) => string): string {
+  return Object.entries(s.params ?? {})
+    .map(([name, value]) => {
+      if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name) || !/^[\w./:-]*$/.test(value))
+        throw new Error(`param ${name}=${value} cannot be written into a config unquoted`);
+      return line(name, value);
+    })
+    .join('\n');
 }
 
 /**
- * nginx as tuned for php-fpm: one worker process (the CPU budget every front gets), no access log, kept
- * FastCGI connections with the idle cache sized to the pool, and buffers large enough that neither a 100 KiB
+ * nginx as a PHP site is configured for php-fpm: one worker process (the CPU budget every front gets), no
+ * access log, `try_files $uri $uri/ /index.php` routing, and buffers large enough that neither a 100 KiB
  * response nor a 1 MiB request body goes through a temp file.
+ *
+ * By default nginx opens a connection to php-fpm per request, which php-fpm's workers accept in turn: its
+ * listen backlog is then a fair FIFO queue. Kept connections (`nginxKeepalive`) are not fair: a kept
+ * connection pins its worker (php-fpm waits on it for the next request), and nginx has no queue of its own,
+ * so with more requests in flight than workers the connections it opens beyond the kept ones wait in the
+ * backlog until a kept one closes — measured here, seconds at the p99 and clients starved — while requests
+ * that find a kept connection free go first.
  */
 export function nginxConf(s: PeerSetup, port: number): string {
   const tmp = join(s.dir, 'nginx-tmp');
   mkdirSync(tmp, { recursive: true });
+  const keepalive = s.nginxKeepalive ?? 0;
   return `daemon off;
 master_process on;
 worker_processes 1;
@@ -151,31 +177,40 @@ http {
   proxy_temp_path ${tmp}/proxy;
   uwsgi_temp_path ${tmp}/uwsgi;
   scgi_temp_path ${tmp}/scgi;
-  # nginx closes a client connection after 1000 requests by default; wrk counts every close as a read error,
+  # nginx closes a client connection after 1000 requests by default; a load generator counts every close as an error,
   # and neither HAProxy nor node:http closes kept connections on a count.
   keepalive_requests 1000000;
   upstream php {
     server unix:${s.socket};
-    # One idle kept connection per php-fpm worker. (A kept connection holds its worker, and nginx opens a
-    # connection per request in flight with no limit or queue — max_conns without "queue" refuses with 502 —,
-    # so above ${s.workers} requests in flight the extra connections wait in php-fpm's listen backlog until a
-    # kept one closes: keepalive_requests stays at its default 1000 so that they do get a worker.)
-    keepalive ${s.workers};
+${
+  keepalive > 0
+    ? `    # Idle kept connections. (A kept connection holds its worker, and nginx opens a connection per request in
+    # flight with no limit or queue — max_conns without "queue" refuses with 502 —, so above ${s.workers} requests
+    # in flight the extra connections wait in php-fpm's listen backlog until a kept one closes:
+    # keepalive_requests stays at its default 1000 so that they do get a worker.)
+    keepalive ${keepalive};`
+    : ''
+}
   }
   server {
     listen 127.0.0.1:${port};
     root ${s.docroot};
+    index index.php;
     client_max_body_size 2m;
     # The whole 1 MiB body is buffered (nginx's default mode) in memory rather than in a temp file.
     client_body_buffer_size 2m;
+    location / {
+      try_files $uri $uri/ /index.php$is_args$args;
+    }
     # A script, with path info after it (/info.php/a/b), split as fpm-bridge and HAProxy do.
     location ~ ^(.+?\\.php)(/.*)?$ {
       include /etc/nginx/fastcgi_params;
       fastcgi_split_path_info ^(.+?\\.php)(/.*)$;
       fastcgi_param PATH_INFO $fastcgi_path_info;
       fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+${paramLines(s, (n, v) => `      fastcgi_param ${n} ${v};`)}
       fastcgi_pass php;
-      fastcgi_keep_conn on;
+      fastcgi_keep_conn ${keepalive > 0 ? 'on' : 'off'};
       # 16 + 16 × 16 KiB in memory: a 100 KiB response is read from php-fpm whole, without a temp file.
       fastcgi_buffer_size 16k;
       fastcgi_buffers 16 16k;
@@ -207,6 +242,7 @@ fcgi-app php
   path-info ^(/.+\\.php)(/.*)?$
   # FCGI_KEEP_CONN: php-fpm keeps the connection open after each response.
   option keep-conn
+${paramLines(s, (n, v) => `  set-param ${n} ${v}`)}
 
 frontend http
   bind 127.0.0.1:${port}

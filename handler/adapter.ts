@@ -280,13 +280,31 @@ export function encodePath(path: string): string {
   return PATH_UNSAFE.test(path) ? path.replace(PATH_UNSAFE, (run) => encodeURIComponent(run)) : path;
 }
 
+/**
+ * Sets `map[name]` as the map's own entry. A response header may have any name PHP gives it: `__proto__`
+ * would be taken for the object's prototype by an assignment, and `constructor` read back as the inherited
+ * member by a plain lookup (hence Object.hasOwn wherever a header map is read).
+ */
+export function setOwn<T>(map: Record<string, T>, name: string, value: T): void {
+  if (name === '__proto__') {
+    Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    map[name] = value;
+  }
+}
+
+/** Adds a header to a map of single values, after a value already there as `, ` joins repeats (see setOwn). */
+export function addJoined(map: Record<string, string>, name: string, value: string): void {
+  setOwn(map, name, Object.hasOwn(map, name) ? `${map[name]}, ${value}` : value);
+}
+
 /** Groups flat headers into a map of arrays (multi-value replies). */
 export function multiValueHeaders(flat: readonly string[]): Record<string, string[]> {
   const out: Record<string, string[]> = {};
   for (let i = 0; i < flat.length; i += 2) {
-    const values = out[flat[i]!];
-    if (values === undefined) out[flat[i]!] = [flat[i + 1]!];
-    else values.push(flat[i + 1]!);
+    const name = flat[i]!;
+    if (Object.hasOwn(out, name)) out[name]!.push(flat[i + 1]!);
+    else setOwn(out, name, [flat[i + 1]!]);
   }
   return out;
 }

@@ -3,6 +3,7 @@ import { trimOws } from '../proxy/header-fields.ts';
 import { reasonPhrase } from '../proxy/status.ts';
 import {
   type AdapterOptions,
+  addJoined,
   collectHeaders,
   type EncodedResponse,
   type EventAdapter,
@@ -13,6 +14,7 @@ import {
   lambdaRequest,
   multiValueHeaders,
   multiValues,
+  setOwn,
   stripBasePath,
 } from './adapter.ts';
 
@@ -65,8 +67,9 @@ export const alb: EventAdapter<ALBEvent, ALBResult> = {
       for (let i = 0; i < h.length; i += 2) {
         const key = h[i]!.toLowerCase();
         const value = h[i + 1]!;
-        headers[key] =
-          headers[key] === undefined || key === 'set-cookie' ? value : `${headers[key]}, ${value}`;
+        // One Set-Cookie only: the last (a single-value result cannot carry more).
+        if (key === 'set-cookie') setOwn(headers, key, value);
+        else addJoined(headers, key, value);
       }
       result.headers = headers;
     }

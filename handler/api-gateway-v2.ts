@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context
 import {
   type AdapterOptions,
   API_GATEWAY_PAYLOAD_LIMIT,
+  addJoined,
   collectHeaders,
   type EncodedResponse,
   type EventAdapter,
@@ -66,7 +67,7 @@ export const apiGatewayV2: EventAdapter<APIGatewayProxyEventV2, APIGatewayProxyS
         continue;
       }
       const key = name.toLowerCase();
-      headers[key] = headers[key] === undefined ? h[i + 1]! : `${headers[key]}, ${h[i + 1]!}`;
+      addJoined(headers, key, h[i + 1]!);
     }
     const result: APIGatewayProxyStructuredResultV2 = {
       statusCode: response.status,

@@ -127,6 +127,18 @@ export function encodeResponse(
 }
 
 /**
+ * At least the size in bytes of any event source's result for `r` as JSON, without serializing it: a
+ * character of a string takes at most 6 bytes in JSON (`\u001f`; one outside the BMP is two characters and
+ * 4 bytes of UTF-8), a header's quotes, colon, comma and brackets fewer than 6 characters' worth, and the
+ * rest of a result (status, keys, flags) under 256 bytes.
+ */
+export function jsonSizeBound(r: EncodedResponse): number {
+  let chars = r.body.length + r.statusText.length;
+  for (const s of r.headers) chars += s.length + 6;
+  return 6 * chars + 256;
+}
+
+/**
  * Compresses the body with the best encoding the client accepts (br, then gzip) and returns the response
  * with Content-Encoding set, Content-Length dropped and Vary naming Accept-Encoding, or null when the client
  * accepts neither or PHP already encoded the body.

@@ -15,8 +15,21 @@ import { flatHeaders, headerField } from '../proxy/header-fields.ts';
 import { createJsonLogger, type Logger, withRequestId } from '../proxy/log.ts';
 import { type StaticAnswer, staticAnswer } from '../proxy/static-answer.ts';
 import { bodiless, errorText, reasonPhrase } from '../proxy/status.ts';
-import type { AdapterOptions, EncodedResponse, EventAdapter, LambdaRequest } from './adapter.ts';
-import { compressResponse, encodeResponse, TextTypes, withoutBodyIf, withoutWrongLength } from './encode.ts';
+import {
+  type AdapterOptions,
+  addJoined,
+  type EncodedResponse,
+  type EventAdapter,
+  type LambdaRequest,
+} from './adapter.ts';
+import {
+  compressResponse,
+  encodeResponse,
+  jsonSizeBound,
+  TextTypes,
+  withoutBodyIf,
+  withoutWrongLength,
+} from './encode.ts';
 import {
   type FrameworkApp,
   findApp,
@@ -275,7 +288,11 @@ class LambdaRuntime {
       compress: false,
       head: lr.request.method === 'HEAD',
     };
-    let result = adapter.toResult(event, encodeResponse(head, body, this.textTypes, options));
+    const encoded = encodeResponse(head, body, this.textTypes, options);
+    let result = adapter.toResult(event, encoded);
+    // Serialized only when it may be too large: JSON.stringify of a 50 KB page costs more than the rest of
+    // the handler's work on it.
+    if (jsonSizeBound(encoded) <= adapter.payloadLimit) return result;
     let size = Buffer.byteLength(JSON.stringify(result));
     if (size <= adapter.payloadLimit) return result;
     const original = size;
@@ -534,7 +551,7 @@ function splitCookies(flat: readonly string[]): { headers: Record<string, string
   for (let i = 0; i < flat.length; i += 2) {
     const key = flat[i]!.toLowerCase();
     if (key === 'set-cookie') cookies.push(flat[i + 1]!);
-    else headers[key] = headers[key] === undefined ? flat[i + 1]! : `${headers[key]}, ${flat[i + 1]!}`;
+    else addJoined(headers, key, flat[i + 1]!);
   }
   return { headers, cookies };
 }

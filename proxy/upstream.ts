@@ -156,7 +156,15 @@ class CgiHandler implements FcgiHandler {
       this.ended = appStatus;
       return;
     }
-    this.resolve!({ ...head, body: this.collected(), appStatus });
+    // A literal, not `{ ...head }`: V8 builds a new hidden class for each spread's result here, a few µs a
+    // response (seen in perf as map transitions under onRecord).
+    this.resolve!({
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      body: this.collected(),
+      appStatus,
+    });
   }
 
   onError(err: FpmBridgeError): void {
@@ -178,7 +186,14 @@ class CgiHandler implements FcgiHandler {
     this.stream = new Readable({ read: () => exchange.resume() });
     for (const chunk of this.chunks) this.stream.push(chunk);
     this.chunks.length = 0;
-    this.streamed = { ...head, body: this.stream, appStatus: null, whole: null };
+    this.streamed = {
+      status: head.status,
+      statusText: head.statusText,
+      headers: head.headers,
+      body: this.stream,
+      appStatus: null,
+      whole: null,
+    };
     this.resolve!(this.streamed);
   }
 

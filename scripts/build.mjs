@@ -1,53 +1,7 @@
 // Bundles the CLI into dist/cli.js and the Lambda handler into dist/handler.js: one ES module file, Node built-ins left external, dependencies inlined.
-import { chmodSync, cpSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { chmodSync, cpSync } from 'node:fs';
 import { build } from 'esbuild';
-
-const { version } = JSON.parse(readFileSync('package.json', 'utf8'));
-
-/** Our code reads only `version` from our package.json: bundle that, not the whole manifest. */
-const manifest = resolve('package.json');
-const packageVersionOnly = {
-  name: 'package-version-only',
-  setup(b) {
-    b.onLoad({ filter: /package\.json$/ }, (args) =>
-      args.path === manifest
-        ? { contents: `export default ${JSON.stringify({ version })};`, loader: 'js' }
-        : undefined,
-    );
-  },
-};
-
-/**
- * handler/ssm-client.ts, which carries @aws-sdk/client-ssm, is bundled on its own as dist/handler-ssm.mjs and
- * imported from beside the importing file: a function whose environment names no SSM parameter never loads
- * or parses the SDK, at no cost to its cold start. The plugin ships it beside .fpm-bridge/handler.mjs.
- */
-const ssmClientApart = {
-  name: 'ssm-client-apart',
-  setup(b) {
-    b.onResolve({ filter: /^\.\/ssm-client\.ts$/ }, () => ({ path: './handler-ssm.mjs', external: true }));
-  },
-};
-
-const common = {
-  bundle: true,
-  platform: 'node',
-  format: 'esm',
-  target: 'node20',
-  sourcemap: 'linked',
-  legalComments: 'none',
-  // Smaller to parse on every Lambda cold start. Not keepNames: it wraps every named closure in a
-  // defineProperty('name') call each time the closure is created (several per request on the hot path);
-  // the error classes spell their names out instead.
-  minify: true,
-  // Bundled CommonJS dependencies call require(); give the ES module output one.
-  banner: {
-    js: "import { createRequire as __cr } from 'node:module'; const require = __cr(import.meta.url);",
-  },
-  logLevel: 'warning',
-  plugins: [packageVersionOnly, ssmClientApart],
-};
+import { bundleOptions as common } from './bundle-options.mjs';
 
 await build({
   ...common,

@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream';
+import { Deadlines } from '../deadlines.ts';
 import { AbortedError, type FpmBridgeError, TimeoutError } from '../errors.ts';
 import type { Connection } from './connection.ts';
+import type { Pool } from './pool.ts';
 
 /** One FastCGI request as the client sends it. */
 export interface FcgiRequest {
@@ -62,30 +64,21 @@ export class Exchange {
   retried = false;
   /** Times a balancer sent it to another server after its connection never stood. */
   failovers = 0;
-  /** Set by the pool while queued: removes it from the queue. */
-  dequeue: (() => void) | null = null;
-  /** Bounds the wait in the pool's queue (PoolOptions.queueTimeout). */
-  queueTimer: NodeJS.Timeout | null = null;
-  timer: NodeJS.Timeout | null = null;
+  /** The pool whose queue it waits in (set by the pool), else null. */
+  queuedIn: Pool | null = null;
 
   constructor(
     readonly request: FcgiRequest,
     readonly handler: FcgiHandler,
   ) {
-    const timeout = request.timeout ?? 0;
-    if (timeout > 0) {
-      // Deadline for the whole request: queue wait, php-fpm run time and the response.
-      this.timer = setTimeout(onTimeout, timeout, this, timeout);
-    }
+    // Deadline for the whole request: queue wait, php-fpm run time and the response.
+    if ((request.timeout ?? 0) > 0) DEADLINES.add(this, request.timeout!);
   }
 
   /** Ends the request with `err` (default: aborted by the caller) and frees its connection slot. */
   abort(err: FpmBridgeError = new AbortedError('request aborted by the client')): void {
     if (this.done) return;
-    if (this.dequeue !== null) {
-      this.dequeue();
-      this.dequeue = null;
-    }
+    this.queuedIn?.unqueue(this);
     const conn = this.connection;
     // php-fpm ignores FCGI_ABORT_REQUEST: closing the socket is the only way to stop it listening to us.
     if (conn !== null) conn.destroy(err, this);
@@ -105,18 +98,15 @@ export class Exchange {
 
   finish(): void {
     this.done = true;
-    if (this.timer !== null) {
-      clearTimeout(this.timer);
-      this.timer = null;
-    }
+    if ((this.request.timeout ?? 0) > 0) DEADLINES.delete(this);
   }
 }
 
-function onTimeout(exchange: Exchange, timeout: number): void {
-  exchange.timer = null;
+/** Every request's deadline (FcgiRequest.timeout), on one timer. */
+const DEADLINES = new Deadlines<Exchange>((exchange) =>
   exchange.abort(
     new TimeoutError(
-      `php-fpm did not finish the request within ${timeout} ms — raise "timeout" or make the script faster`,
+      `php-fpm did not finish the request within ${exchange.request.timeout} ms — raise "timeout" or make the script faster`,
     ),
-  );
-}
+  ),
+);

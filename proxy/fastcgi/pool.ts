@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import { Deadlines } from '../deadlines.ts';
 import {
   ClientClosedError,
   type ConnectError,
@@ -127,6 +128,8 @@ export class Pool implements ConnectionOwner {
   /** Connections that can take a request now; the most recently freed last (warm worker first). */
   private readonly idle: Connection[] = [];
   private readonly queue: (Exchange | undefined)[] = [];
+  /** The deadline of each request in the queue (queueTimeout). */
+  private readonly queueDeadlines = new Deadlines<Exchange>((ex) => this.queueTimedOut(ex));
   private queueHead = 0;
   private waiting = 0;
   private perConnection: number;
@@ -550,26 +553,27 @@ export class Pool implements ConnectionOwner {
       this.queue.push(ex);
     }
     this.waiting++;
-    const timeout = this.options.queueTimeout;
+    ex.queuedIn = this;
     // Bounds the wait for a free worker; the request's own deadline (FcgiRequest.timeout) still runs too.
-    ex.queueTimer =
-      timeout > 0
-        ? setTimeout(() => {
-            ex.queueTimer = null;
-            ex.dequeue = null;
-            this.remove(ex);
-            ex.fail(
-              new QueueFullError(
-                `no php-fpm worker at ${formatAddress(this.address)} became free within ${timeout} ms — add workers or raise "queueTimeout"`,
-              ),
-            );
-          }, timeout)
-        : null;
-    ex.dequeue = () => {
-      if (ex.queueTimer !== null) clearTimeout(ex.queueTimer);
-      ex.queueTimer = null;
-      this.remove(ex);
-    };
+    if (this.options.queueTimeout > 0) this.queueDeadlines.add(ex, this.options.queueTimeout);
+  }
+
+  /** Takes a waiting request out of the queue (it was aborted). */
+  unqueue(ex: Exchange): void {
+    if (ex.queuedIn !== this) return;
+    ex.queuedIn = null;
+    this.queueDeadlines.delete(ex);
+    this.remove(ex);
+  }
+
+  private queueTimedOut(ex: Exchange): void {
+    ex.queuedIn = null;
+    this.remove(ex);
+    ex.fail(
+      new QueueFullError(
+        `no php-fpm worker at ${formatAddress(this.address)} became free within ${this.options.queueTimeout} ms — add workers or raise "queueTimeout"`,
+      ),
+    );
   }
 
   private remove(ex: Exchange): void {
@@ -589,11 +593,8 @@ export class Pool implements ConnectionOwner {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    ex.dequeue = null;
-    if (ex.queueTimer !== null) {
-      clearTimeout(ex.queueTimer);
-      ex.queueTimer = null;
-    }
+    ex.queuedIn = null;
+    this.queueDeadlines.delete(ex);
     return ex;
   }
 

@@ -12,11 +12,17 @@
 #
 # The fpm-bridge settings for each app are in scripts/apps/<app>.yml. Commands print KEY=VALUE lines on
 # stdout with what else a test needs (logins, paths).
+#
+# FPM_BRIDGE_APPS_INSTANCE=NAME makes a second, independent set (its own MariaDB, databases, docroot and
+# WordPress config): the front benchmark (bench/apps.ts) measures WordPress while test suites drop and
+# recreate the tests' database.
 set -euo pipefail
 
+INSTANCE=${FPM_BRIDGE_APPS_INSTANCE:-fpm-bridge-apps}
+[[ $INSTANCE =~ ^[a-z0-9-]+$ ]] || { echo "setup.sh: FPM_BRIDGE_APPS_INSTANCE must be lowercase letters, digits and -" >&2; exit 1; }
 # Everything this script creates lives under here, apart from the two config files the Debian packages only
 # look for in /etc (named below).
-BASE=/var/lib/fpm-bridge-apps
+BASE=/var/lib/$INSTANCE
 MARIADB_DIR=$BASE/mariadb
 MARIADB_SOCKET=$MARIADB_DIR/mysqld.sock
 # The database login the tests use, for WordPress and for the Adminer login.
@@ -25,7 +31,7 @@ DB_PASSWORD=fpmbridge-apps
 WP_DB=wordpress_fpmbridge
 ADMINER_DB=adminer_fpmbridge
 # Debian's wp-config.php loads /etc/wordpress/config-$WORDPRESS_CONFIG.php: the name wordpress.yml sets.
-WP_CONFIG_NAME=fpm-bridge-apps
+WP_CONFIG_NAME=$INSTANCE
 
 # .ci/run installs the same list up front.
 PACKAGES=(dokuwiki wordpress wordpress-theme-twentytwentythree adminer mariadb-server php8.2-mysql php8.2-gd
@@ -145,10 +151,15 @@ define('DB_PASSWORD', '$DB_PASSWORD');
 define('DB_HOST', 'localhost:$MARIADB_SOCKET');
 // Files go straight to disk: no FTP credentials form when WordPress writes.
 define('FS_METHOD', 'direct');
+// WordPress runs its scheduled tasks from page loads, through an HTTP request to its own URL: in a test or a
+// measurement that is a request nobody made, and none of the flows needs those tasks.
+define('DISABLE_WP_CRON', true);
 PHP
   # A fresh database: every run starts at WordPress's install wizard.
   sql "DROP DATABASE IF EXISTS \`$WP_DB\`; CREATE DATABASE \`$WP_DB\`;"
   echo "uploads=/var/lib/wordpress/wp-content/uploads"
+  echo "docroot=$root"
+  echo "config=$WP_CONFIG_NAME"
 }
 
 case "${1:-}" in

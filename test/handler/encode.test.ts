@@ -1,7 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { compressResponse, preferredEncoding, withoutWrongLength } from '../../handler/encode.ts';
+import fc from 'fast-check';
+import type { EncodedResponse } from '../../handler/adapter.ts';
+import {
+  compressResponse,
+  jsonSizeBound,
+  preferredEncoding,
+  withoutWrongLength,
+} from '../../handler/encode.ts';
+import { ADAPTERS } from '../../handler/sources.ts';
 import { headerValues } from '../../proxy/header-fields.ts';
+import { loadEvent } from '../support/events.ts';
+import { fuzz } from '../support/fuzz.ts';
 
 describe('preferredEncoding: the coding a response that must shrink is compressed with', () => {
   const cases: [string, 'br' | 'gzip' | null][] = [
@@ -71,4 +81,91 @@ describe('compressResponse: the fields it writes itself, once', () => {
     assert.deepEqual(await vary('Vary', 'Cookie, accept-encoding'), [['Cookie, accept-encoding'], []]);
     assert.deepEqual(await vary('Vary', '*'), [['*'], []]);
   });
+});
+
+/** One fixture of each result shape: REST and ALB multi-value, HTTP API (and Function URL), ALB single-value. */
+const RESULT_SHAPES = [
+  loadEvent('apigw-rest', 'get-root'),
+  loadEvent('apigw-http', 'get-root'),
+  loadEvent('alb', 'get-single-value'),
+  loadEvent('alb', 'get-multi-value'),
+];
+
+const adapterOf = (event: unknown) => ADAPTERS.find((a) => a.matches(event))!;
+const multiValue = (event: object) => 'multiValueHeaders' in event && Boolean(event.multiValueHeaders);
+
+describe('event source results carry each header PHP sent, whatever its name', () => {
+  // Names of Object.prototype's members: a plain object reads the inherited member where the header is not set.
+  const response: EncodedResponse = {
+    status: 200,
+    statusText: 'OK',
+    headers: ['constructor', 'a', '__proto__', 'b', 'toString', 'c', 'hasOwnProperty', 'd'],
+    body: '',
+    isBase64Encoded: false,
+  };
+  for (const event of RESULT_SHAPES) {
+    const adapter = adapterOf(event);
+    const multi = multiValue(event);
+    it(`in the ${adapter.name}${multi ? ' multi-value' : ''} result`, () => {
+      const result = JSON.parse(JSON.stringify(adapter.toResult(event, response)));
+      if (multi) {
+        assert.deepEqual(
+          result.multiValueHeaders,
+          JSON.parse('{"constructor":["a"],"__proto__":["b"],"toString":["c"],"hasOwnProperty":["d"]}'),
+        );
+      } else {
+        assert.deepEqual(
+          result.headers,
+          JSON.parse('{"constructor":"a","__proto__":"b","tostring":"c","hasownproperty":"d"}'),
+        );
+      }
+    });
+  }
+});
+
+describe("jsonSizeBound: a result is serialized to measure it only when it may pass the source's payload limit", () => {
+  // Characters JSON escapes to six bytes (controls, a lone surrogate), quotes and backslashes, non-ASCII
+  // and astral ones, among any others.
+  const text = fc.string({
+    maxLength: 200,
+    size: 'max',
+    unit: fc.oneof(
+      fc.constantFrom('\u0000', '\u001f', '"', '\\', 'é', '€', '😀', '\ud800'),
+      fc.string({ unit: 'binary', minLength: 1, maxLength: 1 }),
+    ),
+  });
+  const response = fc.record({
+    status: fc.integer({ min: 100, max: 599 }),
+    statusText: text,
+    headers: fc.array(fc.tuple(text, text)).map((pairs) => pairs.flat()),
+    body: text,
+    isBase64Encoded: fc.boolean(),
+  });
+
+  // At the bound's edge: every character escaped to six bytes.
+  const escaped = '\u0001'.repeat(1000);
+  const worst: EncodedResponse = {
+    status: 599,
+    statusText: escaped,
+    headers: [escaped, escaped],
+    body: escaped,
+    isBase64Encoded: false,
+  };
+  for (const event of RESULT_SHAPES) {
+    const adapter = adapterOf(event);
+    const shape = multiValue(event) ? ' multi-value' : '';
+    it(`is not below the size of the ${adapter.name}${shape} result's JSON when every character is escaped`, () => {
+      const size = Buffer.byteLength(JSON.stringify(adapter.toResult(event, worst)));
+      assert.ok(jsonSizeBound(worst) >= size, `bound ${jsonSizeBound(worst)} < ${size} bytes`);
+    });
+    it(`is never below the size of the ${adapter.name}${shape} result's JSON, whatever the strings`, () => {
+      fc.assert(
+        fc.property(response, (r: EncodedResponse) => {
+          const size = Buffer.byteLength(JSON.stringify(adapter.toResult(event, r)));
+          assert.ok(jsonSizeBound(r) >= size, `bound ${jsonSizeBound(r)} < ${size} bytes`);
+        }),
+        fuzz(300),
+      );
+    });
+  }
 });
