@@ -504,7 +504,7 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and the load generat
   (every \`keepalive_requests\`): some clients are served, others starve for seconds (\`--fronts nginx-keepalive\`
   shows it in the "slowest ÷ fastest client" column). HAProxy (\`maxconn\` on the server) and \`serve\`
   (\`maxConns\` + a FIFO) queue in the front instead.
-- **Why \`serve\` is behind nginx on WordPress's front page** (2026-12-07, 3 alternating rounds at 8 connections on
+- **Why \`serve\` fell behind nginx on WordPress's front page on a loaded machine** (2026-12-07, 3 alternating rounds at 8 connections on
   a machine loaded 8–13 by other work: req/s 0.63× [0.63–0.91], p99 1.96× [1.53–2.61], front CPU per page 3.97×
   [3.70–4.56], 1.8–2.2 ms against nginx's 0.5): WordPress renders for tens of milliseconds and its 51 KB page
   reaches \`serve\` in PHP's output-buffer pieces as it goes, and \`serve\` passes each piece on when it comes
@@ -514,7 +514,9 @@ const READING = `- **On 2 CPUs shared by the front, php-fpm and the load generat
   caches and baseline builtins on top); a 60 s warm-up instead of 3 s took the CPU per page from 2.5 to 1.9 ms.
   nginx, with \`fastcgi_buffering\` on (its default), reads the response into its buffers rather than passing
   each piece on as received. What would close the gap: fewer, larger writes for a response PHP is still
-  producing, weighed against holding bytes back from the client; not done yet.
+  producing, weighed against holding bytes back from the client; not done yet. On a quiet machine (2026-12-08,
+  5 alternating rounds, other load 1 %) the same pages came level with nginx: the extra CPU per page only costs pages
+  when PHP has no CPU to spare.
 - **What makes \`serve\`'s p99 longer than nginx's at equal req/s: young-generation garbage collection**
   (2026-12-07; \`serve\` alone, hello world, 32 connections, 8 workers, h2load's per-request log set against
   the collector's events from \`perf_hooks\`, 6 runs of 8 s on a machine loaded 6–9 by other work). A scavenge
