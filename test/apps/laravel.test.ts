@@ -12,11 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import { frameworkEnvironment } from '../../handler/frameworks.ts';
 import type { CliResult } from '../../handler/other-events.ts';
 import { FIXTURES_DOCROOT } from '../support/bridge.ts';
-import { HTTP_EVENT_SOURCES, loadEvent } from '../support/events.ts';
+import { loadEvent } from '../support/events.ts';
 import {
   appDir,
   ensureVendor,
   formBody,
+  itRunsConsoleEvents,
+  itSeesTheClientBehindEachSource,
   lambdaFront,
   missingExtensions,
   multipart,
@@ -195,45 +197,9 @@ describe('the Laravel example', { skip }, () => {
     });
     after(() => app?.stop());
 
-    for (const source of HTTP_EVENT_SOURCES) {
-      it(`sees HTTPS, the host, port 443 and the client behind ${source}, not a forged X-Forwarded-For`, async () => {
-        const behind = await lambdaFront(source).start('laravel');
-        try {
-          const res = await behind.send({
-            target: '/request/x?y=1',
-            headers: [['X-Forwarded-For', '198.51.100.7']],
-          });
-          const seen = JSON.parse(text(res));
-          assert.deepEqual(
-            { url: seen.url, secure: seen.secure, host: seen.host, port: seen.port, ip: seen.ip },
-            {
-              url: `${behind.origin}/request/x?y=1`,
-              secure: true,
-              host: new URL(behind.origin).hostname,
-              port: 443,
-              ip: '203.0.113.42',
-            },
-          );
-        } finally {
-          await behind.stop();
-        }
-      });
-    }
+    itSeesTheClientBehindEachSource('laravel');
 
-    it('runs artisan for a console event, with its output and exit code', async () => {
-      const greeted = (await app.lambda!.handler(
-        { cli: 'artisan app:greet Zoë' },
-        app.context(),
-      )) as CliResult;
-      assert.equal(greeted.exitCode, 0);
-      assert.match(greeted.output, GREETING);
-      const failed = (await app.lambda!.handler(
-        { cli: 'artisan app:greet Zoë --fail' },
-        app.context(),
-      )) as CliResult;
-      assert.deepEqual(failed.exitCode, 3);
-      assert.match(failed.output, GREETING);
-    });
+    itRunsConsoleEvents('artisan', () => app, GREETING);
 
     it('runs each SQS record as a queue job, and reports only the record whose job threw', async () => {
       const event = loadEvent('other', 'sqs');

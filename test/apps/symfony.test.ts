@@ -12,11 +12,13 @@ import { after, before, describe, it } from 'node:test';
 import type { SQSEvent } from 'aws-lambda';
 import type { CliResult } from '../../handler/other-events.ts';
 import { FIXTURES_DOCROOT } from '../support/bridge.ts';
-import { HTTP_EVENT_SOURCES, loadEvent } from '../support/events.ts';
+import { loadEvent } from '../support/events.ts';
 import {
   appDir,
   ensureVendor,
   formBody,
+  itRunsConsoleEvents,
+  itSeesTheClientBehindEachSource,
   lambdaFront,
   missingExtensions,
   multipart,
@@ -217,45 +219,9 @@ describe('the Symfony example', { skip }, () => {
     });
     after(() => app?.stop());
 
-    for (const source of HTTP_EVENT_SOURCES) {
-      it(`sees HTTPS, the host, port 443 and the client behind ${source}, not a forged X-Forwarded-For`, async () => {
-        const behind = await lambdaFront(source).start('symfony');
-        try {
-          const res = await behind.send({
-            target: '/request/x?y=1',
-            headers: [['X-Forwarded-For', '198.51.100.7']],
-          });
-          const seen = JSON.parse(text(res));
-          assert.deepEqual(
-            { url: seen.url, secure: seen.secure, host: seen.host, port: seen.port, ip: seen.ip },
-            {
-              url: `${behind.origin}/request/x?y=1`,
-              secure: true,
-              host: new URL(behind.origin).hostname,
-              port: 443,
-              ip: '203.0.113.42',
-            },
-          );
-        } finally {
-          await behind.stop();
-        }
-      });
-    }
+    itSeesTheClientBehindEachSource('symfony');
 
-    it('runs bin/console for a console event, with its output and exit code', async () => {
-      const greeted = (await app.lambda!.handler(
-        { cli: 'bin/console app:greet Zoë' },
-        app.context(),
-      )) as CliResult;
-      assert.equal(greeted.exitCode, 0);
-      assert.match(greeted.output, GREETING);
-      const failed = (await app.lambda!.handler(
-        { cli: 'bin/console app:greet Zoë --fail' },
-        app.context(),
-      )) as CliResult;
-      assert.equal(failed.exitCode, 3);
-      assert.match(failed.output, GREETING);
-    });
+    itRunsConsoleEvents('bin/console', () => app, GREETING);
 
     it('hands each SQS message to its Messenger handler, and reports only the one whose handler threw', async () => {
       const event = messages(['good-1', 'Zoë'], ['bad-2', 'crash']);

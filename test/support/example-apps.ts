@@ -3,20 +3,23 @@
  * the two fronts a test sends the same requests through: `fpm-bridge serve` over HTTP, and the Lambda handler
  * in this process with the events of one source, on the php-fpm the tests run on.
  */
+import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { it } from 'node:test';
 import type { Context } from 'aws-lambda';
 import { findApp, frameworkEnvironment } from '../../handler/frameworks.ts';
+import type { CliResult } from '../../handler/other-events.ts';
 import { createLambdaApp, type LambdaApp } from '../../handler/runtime.ts';
 import type { Config } from '../../proxy/config.ts';
 import { locatePhpFpm, phpVersion } from '../../proxy/fpm/locate.ts';
 import { installVendor, MANIFEST, vendorIsCurrent } from '../../scripts/frameworks.ts';
 import { type LogEntry, recordingLogger, waitFor } from './bridge.ts';
 import { ROOT, serve } from './cli.ts';
-import type { HttpEventSource } from './events.ts';
+import { HTTP_EVENT_SOURCES, type HttpEventSource } from './events.ts';
 import { eventFor, type HttpRequest, type Seen, SOURCE_HOST, seen } from './http-events.ts';
 import { fakeContext } from './lambda-context.ts';
 
@@ -260,3 +263,56 @@ export function formBody(fields: Record<string, string>): { headers: [string, st
 
 /** The text of a response body. */
 export const text = (res: Seen): string => res.body.toString('utf8');
+
+/**
+ * For each HTTP event source: the app's /request/x page, reached through that source, sees HTTPS, the
+ * source's host, port 443 and the client's address, not an X-Forwarded-For the client forged.
+ */
+export function itSeesTheClientBehindEachSource(app: ExampleApp): void {
+  for (const source of HTTP_EVENT_SOURCES) {
+    it(`sees HTTPS, the host, port 443 and the client behind ${source}, not a forged X-Forwarded-For`, async () => {
+      const behind = await lambdaFront(source).start(app);
+      try {
+        const res = await behind.send({
+          target: '/request/x?y=1',
+          headers: [['X-Forwarded-For', '198.51.100.7']],
+        });
+        const seen = JSON.parse(text(res));
+        assert.deepEqual(
+          { url: seen.url, secure: seen.secure, host: seen.host, port: seen.port, ip: seen.ip },
+          {
+            url: `${behind.origin}/request/x?y=1`,
+            secure: true,
+            host: new URL(behind.origin).hostname,
+            port: 443,
+            ip: '203.0.113.42',
+          },
+        );
+      } finally {
+        await behind.stop();
+      }
+    });
+  }
+}
+
+/**
+ * A console event `{"cli": "<command> app:greet Zoë"}` runs the app's command: its output (`greeting`) and
+ * exit code 0, and with `--fail` the same output and exit code 3. `app()` is the running app on Lambda.
+ */
+export function itRunsConsoleEvents(command: string, app: () => RunningApp, greeting: RegExp): void {
+  it(`runs ${command} for a console event, with its output and exit code`, async () => {
+    const running = app();
+    const greeted = (await running.lambda!.handler(
+      { cli: `${command} app:greet Zoë` },
+      running.context(),
+    )) as CliResult;
+    assert.equal(greeted.exitCode, 0);
+    assert.match(greeted.output, greeting);
+    const failed = (await running.lambda!.handler(
+      { cli: `${command} app:greet Zoë --fail` },
+      running.context(),
+    )) as CliResult;
+    assert.equal(failed.exitCode, 3);
+    assert.match(failed.output, greeting);
+  });
+}
