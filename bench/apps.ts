@@ -8,9 +8,9 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { runSetup } from '../scripts/apps/setup.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const SETUP = join(ROOT, 'scripts', 'apps', 'setup.sh');
 
 /** An app ready to be measured. */
 export interface AppSite {
@@ -54,18 +54,7 @@ const WP_HOST = 'wp.bench';
 const WP_TITLE = 'fpm-bridge bench';
 
 function setup(command: string): Record<string, string> {
-  const run = spawnSync('bash', [SETUP, command], {
-    encoding: 'utf8',
-    env: { ...process.env, FPM_BRIDGE_APPS_INSTANCE: INSTANCE },
-  });
-  if (run.status !== 0) throw new Error(`setup.sh ${command} failed: ${run.stderr.trim()}`);
-  return Object.fromEntries(
-    run.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
+  return runSetup(command, { ...process.env, FPM_BRIDGE_APPS_INSTANCE: INSTANCE });
 }
 
 /**

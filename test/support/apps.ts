@@ -7,11 +7,11 @@ import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { load as parse } from 'js-yaml';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import { runSetup } from '../../scripts/apps/setup.ts';
 import { ROOT, serve } from './cli.ts';
 import { startOffline } from './serverless-offline.ts';
 import { TESTED_PHP } from './tested-php.ts';
 
-const SETUP = join(ROOT, 'scripts', 'apps', 'setup.sh');
 const CHROMIUM = '/usr/bin/chromium';
 /** Screenshots of each flow, kept for a person to look at (gitignored). */
 const ARTIFACTS = join(ROOT, 'test-artifacts');
@@ -19,17 +19,7 @@ const ARTIFACTS = join(ROOT, 'test-artifacts');
 const appConfig = (app: string) => join(ROOT, 'scripts', 'apps', `${app}.yml`);
 
 /** Runs `setup.sh COMMAND` and returns the KEY=VALUE lines it printed; throws with its stderr if it failed. */
-export function setup(command: string): Record<string, string> {
-  const run = spawnSync('bash', [SETUP, command], { encoding: 'utf8' });
-  if (run.status !== 0) throw new Error(`setup.sh ${command} failed: ${run.stderr.trim()}`);
-  return Object.fromEntries(
-    run.stdout
-      .trim()
-      .split('\n')
-      .filter((l) => l.includes('='))
-      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
-  );
-}
+export const setup = (command: string): Record<string, string> => runSetup(command);
 
 /**
  * Why the app tests cannot run here, or undefined when they can: the packages are installed (or were just
