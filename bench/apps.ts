@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { findApp, frameworkEnvironment } from '../handler/frameworks.ts';
 import { runSetup } from '../scripts/apps/setup.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -125,19 +126,24 @@ const laravel: BenchApp = {
   minSeconds: 20,
   prepare() {
     if (!existsSync(join(LARAVEL, 'public', 'index.php')))
-      return 'examples/laravel does not exist in this checkout yet (issue #14 adds it)';
+      return 'examples/laravel is missing from this checkout';
     if (!existsSync(join(LARAVEL, 'vendor', 'autoload.php')))
       return 'examples/laravel/vendor is missing: fetch the framework packages as examples/laravel says first';
+    // Compiled views and caches go where the Lambda handler puts them, not into the checkout's storage/ and
+    // bootstrap/cache (where the example's own tests expect none).
+    const tmp = mkdtempSync(join(tmpdir(), 'fpm-bridge-bench-laravel-'));
+    const docroot = join(LARAVEL, 'public');
+    const storage = frameworkEnvironment(findApp({ framework: 'auto', docroot }, LARAVEL), {}, tmp);
     return {
-      docroot: join(LARAVEL, 'public'),
-      // Sessions in memory: a session file per request would pile up in the example's storage/.
-      params: { SESSION_DRIVER: 'array' },
+      docroot,
+      // Sessions in memory: a session file per request would pile up in storage/.
+      params: { SESSION_DRIVER: 'array', ...storage },
       host: 'localhost',
       path: '/',
       check: (body) =>
         body.includes('</html>') ? null : `no HTML page: ${JSON.stringify(body.slice(0, 200))}`,
       pids: [],
-      stop: () => {},
+      stop: () => rmSync(tmp, { recursive: true, force: true }),
     };
   },
 };
